@@ -1,0 +1,121 @@
+"""The append-only, hash-chained audit trail: every event carries the hash of the one before."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import AuditEvent, User
+
+GENESIS = "0" * 64
+SYSTEM_CHAIN = "system"
+
+
+def chain_for(instance_id: int | None) -> str:
+    return SYSTEM_CHAIN if instance_id is None else f"instance:{instance_id}"
+
+
+def _digest(event: AuditEvent) -> str:
+    body = {
+        "chain": event.chain,
+        "seq": event.seq,
+        "instance_id": event.instance_id,
+        "kind": event.kind,
+        "actor": event.actor_username,
+        "agent_code": event.agent_code,
+        "task": event.task_guid,
+        "bpmn_id": event.bpmn_id,
+        "data": event.data,
+        "at": event.created_at.isoformat(),
+        "prev": event.prev_hash,
+    }
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def record(
+    session: Session,
+    kind: str,
+    at: datetime,
+    *,
+    instance_id: int | None = None,
+    actor: User | None = None,
+    task_guid: str | None = None,
+    bpmn_id: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to its chain.
+
+    Callers hold the instance lock, so the chain's tail cannot move under us; for the
+    system chain a unique (chain, seq) turns a race into an IntegrityError, not a fork.
+    """
+    chain = chain_for(instance_id)
+    last = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash)
+        .where(AuditEvent.chain == chain)
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    ).first()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    event = AuditEvent(
+        chain=chain,
+        seq=seq,
+        instance_id=instance_id,
+        kind=kind,
+        actor_id=actor.id if actor else None,
+        actor_username=actor.username if actor else None,
+        agent_code=actor.agent_code if actor else None,
+        task_guid=task_guid,
+        bpmn_id=bpmn_id,
+        data=json.loads(json.dumps(data or {}, default=str)),
+        created_at=at,
+        prev_hash=prev,
+        hash="",
+    )
+    event.hash = _digest(event)
+    session.add(event)
+    return event
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    chain: str
+    seq: int
+    event_id: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.chain} event #{self.seq} (id {self.event_id}): {self.reason}"
+
+
+def verify(session: Session, chain: str | None = None) -> list[BrokenLink]:
+    """Recompute every chain (or one) and report the first broken link of each."""
+    query = select(AuditEvent).order_by(AuditEvent.chain, AuditEvent.seq)
+    if chain is not None:
+        query = query.where(AuditEvent.chain == chain)
+    broken: list[BrokenLink] = []
+    current_chain, prev_hash, expected_seq, skip = None, GENESIS, 1, False
+    for event in session.execute(query.execution_options(yield_per=1000)).scalars():
+        if event.chain != current_chain:
+            current_chain, prev_hash, expected_seq, skip = event.chain, GENESIS, 1, False
+        if skip:
+            continue
+        reason = None
+        if event.seq != expected_seq:
+            reason = f"expected event #{expected_seq}; an event is missing"
+        elif event.prev_hash != prev_hash:
+            reason = "does not point at the hash of the event before it"
+        elif _digest(event) != event.hash:
+            reason = "its content does not match its hash (altered)"
+        if reason:
+            broken.append(BrokenLink(event.chain, event.seq, event.id, reason))
+            skip = True
+            continue
+        prev_hash, expected_seq = event.hash, expected_seq + 1
+    return broken

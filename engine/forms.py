@@ -1,0 +1,55 @@
+"""Task forms: JSON Schema (draft 2020-12) checked on the server with every error at once.
+
+Mutu keywords ride along in the schema under ``x-mutu`` (widget, personal data, English
+labels); validators ignore them, so one file serves validation and rendering.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import SchemaError
+
+from .errors import ValidationFailed
+
+_FORMAT_CHECKER = FormatChecker()
+
+
+def schema_problem(schema: dict[str, Any]) -> str | None:
+    """Return why ``schema`` is not a usable form schema, or None."""
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        return f"not a valid JSON Schema: {exc.message}"
+    if schema.get("type", "object") != "object":
+        return "a form schema must describe an object"
+    return None
+
+
+def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
+    """Validate submitted data and return it; raise ValidationFailed listing every field error."""
+    if not isinstance(data, dict):
+        raise ValidationFailed({"": ["form data must be an object"]})
+    validator = Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
+    errors: dict[str, list[str]] = {}
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
+        path = ".".join(str(p) for p in error.absolute_path)
+        if error.validator == "required":
+            missing = error.message.split("'")[1] if "'" in error.message else ""
+            path = ".".join(p for p in (path, missing) if p)
+            message = "is required"
+        elif error.validator == "additionalProperties":
+            message = error.message
+        else:
+            message = error.message
+        errors.setdefault(path, []).append(message)
+    if errors:
+        raise ValidationFailed(errors)
+    return data
+
+
+def personal_fields(schema: dict[str, Any]) -> list[str]:
+    """Names of top-level fields marked as personal data (masked for roles that need not see them)."""
+    props = schema.get("properties", {})
+    return [name for name, spec in props.items() if spec.get("x-mutu", {}).get("personal")]

@@ -1,0 +1,755 @@
+"""Process instances: start, complete, claim, assign, cancel, suspend, resume, retry, fire timers.
+
+Every public method takes the caller's session and never commits: the edge (web request,
+CLI command, scheduler tick) owns the transaction. Each method locks the instance
+(``SELECT ... FOR UPDATE`` where the database has it, and the ``lock_version`` column
+checked on flush), runs SpiffWorkflow to the next wait state in memory, then writes the
+state and its projections. An error inside SpiffWorkflow leaves the stored state at the
+last wait state and records an incident instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from SpiffWorkflow import TaskState
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from . import audit
+from . import clock as clock_mod
+from . import deploy as deploy_mod
+from .clock import Clock, SystemClock
+from .errors import Conflict, InvalidState, MutuError, NotAuthorized, NotFound, ScriptError
+from .forms import validate as validate_form
+from .models import CaseCounter, HumanTask, Incident, ProcessInstance, ProcessVersion, Timer, User
+from .projection import apply_snapshot, snapshot
+from .registry import Registry
+from .scripting import RestrictedScriptEngine
+from .spiff import SERIALIZER_VERSION, dump_state, load_state, spec_from_json
+from .timers import StartTimerPlan, plan_start_timers
+
+log = logging.getLogger(__name__)
+
+ASSIGNER_ROLES = frozenset({"admin", "qmr", "team_leader"})
+Hook = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class StepResult:
+    """What an advancing operation did: the instance, and the incident if the step failed."""
+
+    instance: ProcessInstance
+    incident: Incident | None = None
+    new_tasks: list[HumanTask] | None = None
+
+
+class ProcessEngine:
+    """The engine: stateless between calls except for the per-version spec cache."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        clock: Clock | None = None,
+        *,
+        zone: ZoneInfo | None = None,
+        script_timeout: float = 2.0,
+        hook: Hook | None = None,
+    ) -> None:
+        self.registry = registry
+        self.clock = clock or SystemClock()
+        self.zone = zone or ZoneInfo("Asia/Jakarta")
+        self.script_engine = RestrictedScriptEngine(self.clock, script_timeout)
+        self.hook = hook
+        self._specs: dict[tuple[int, str], tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]] = {}
+
+    # -- deployment -------------------------------------------------------------------
+
+    def deploy(
+        self, session: Session, files: list[deploy_mod.SourceFile], actor: User | None = None
+    ) -> deploy_mod.DeployResult:
+        """Publish changed processes as new versions and (re)plan their start timers."""
+        now = self.clock.now()
+        result, fresh = deploy_mod.deploy(session, files, self.registry, now, actor)
+        for version in result.created:
+            self._specs[(version.id, version.content_hash)] = fresh[version.id]
+            spec, _subs = fresh[version.id]
+            with clock_mod.using(self.clock):
+                plans = plan_start_timers(spec, self.script_engine, now)
+            self._replace_start_timers(session, version.process_key, plans, now)
+        return result
+
+    def _replace_start_timers(
+        self, session: Session, process_key: str, plans: list[StartTimerPlan], now: datetime
+    ) -> None:
+        session.execute(
+            update(Timer)
+            .where(Timer.process_key == process_key, Timer.kind == "start", Timer.status == "waiting")
+            .values(status="cancelled")
+        )
+        for plan in plans:
+            session.add(
+                Timer(
+                    instance_id=None,
+                    process_key=process_key,
+                    task_guid=None,
+                    bpmn_id=plan.bpmn_id,
+                    kind="start",
+                    fire_at=plan.fire_at,
+                    status="waiting",
+                    cycles_left=plan.cycles_left,
+                    interval_seconds=plan.interval_seconds,
+                    created_at=now,
+                )
+            )
+
+    def latest_version(self, session: Session, process_key: str) -> ProcessVersion:
+        version = session.execute(
+            select(ProcessVersion)
+            .where(ProcessVersion.process_key == process_key)
+            .order_by(ProcessVersion.version.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if version is None:
+            raise NotFound(f"no process {process_key!r} is deployed")
+        return version
+
+    def specs_for(self, version: ProcessVersion) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]:
+        key = (version.id, version.content_hash)
+        cached = self._specs.get(key)
+        if cached is None:
+            cached = spec_from_json(version.spec_json)
+            self._specs[key] = cached
+        return cached
+
+    # -- instances ----------------------------------------------------------------------
+
+    def start(
+        self,
+        session: Session,
+        process_key: str,
+        actor: User | None,
+        data: dict[str, Any] | None = None,
+        *,
+        via_start_timer: bool = False,
+    ) -> StepResult:
+        """Start the latest version of ``process_key`` as ``actor`` (None: the scheduler)."""
+        version = self.latest_version(session, process_key)
+        if actor is not None:
+            self._check_may_start(version, actor)
+        data = dict(data or {})
+        spec, subs = self.specs_for(version)
+        workflow = BpmnWorkflow(spec, subs, script_engine=self.script_engine)
+        start_form = self._start_form(workflow)
+        if start_form and actor is not None:
+            schema = version.forms.get(f"{process_key}/{start_form}")
+            if schema is not None:
+                validate_form(schema, data)
+        if via_start_timer:
+            self._mark_start_timer_fired(workflow)
+        now = self.clock.now()
+        glue = self.registry.get(process_key)
+        number = self._next_number(session, process_key, glue.number_format, now)
+        if number:
+            data.setdefault("case_number", number)
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(data)
+        instance = ProcessInstance(
+            process_version_id=version.id,
+            process_key=process_key,
+            status="running",
+            state_json=dump_state(workflow),
+            serializer_version=SERIALIZER_VERSION,
+            started_by_id=actor.id if actor else None,
+            started_at=now,
+            updated_at=now,
+        )
+        instance.process_version = version
+        session.add(instance)
+        session.flush()
+        audit.record(
+            session,
+            "started",
+            now,
+            instance_id=instance.id,
+            actor=actor,
+            data={
+                "process_key": process_key,
+                "version": version.version,
+                "data": data,
+                "number": number,
+            },
+        )
+        result = self._advance(
+            session, instance, actor, workflow, {"action": "run"}, lambda wf: None, number=number
+        )
+        return result
+
+    def _check_may_start(self, version: ProcessVersion, actor: User) -> None:
+        allowed = set(version.startable_by)
+        if allowed and not actor.is_admin and not (allowed & actor.role_keys):
+            raise NotAuthorized(
+                f"{actor.username} may not start {version.process_key}; it needs one of: "
+                + ", ".join(sorted(allowed))
+            )
+
+    @staticmethod
+    def _start_form(workflow: BpmnWorkflow) -> str | None:
+        for task_spec in workflow.spec.task_specs.values():
+            if isinstance(task_spec, StartEvent):
+                props = (getattr(task_spec, "extensions", None) or {}).get("properties", {})
+                if props.get(deploy_mod.FORM_PROPERTY):
+                    return props[deploy_mod.FORM_PROPERTY]
+        return None
+
+    @staticmethod
+    def _mark_start_timer_fired(workflow: BpmnWorkflow) -> None:
+        for task in workflow.get_tasks():
+            if isinstance(task.task_spec, StartEvent) and task.workflow is workflow:
+                task._set_internal_data(event_fired=True)
+
+    def _next_number(self, session: Session, key: str, fmt: str | None, now: datetime) -> str | None:
+        if not fmt:
+            return None
+        year = now.astimezone(self.zone).year
+        counter = session.execute(
+            select(CaseCounter)
+            .where(CaseCounter.process_key == key, CaseCounter.year == year)
+            .with_for_update()
+        ).scalar_one_or_none()
+        if counter is None:
+            counter = CaseCounter(process_key=key, year=year, value=0)
+            session.add(counter)
+        counter.value += 1
+        return fmt.format(year=year, seq=counter.value)
+
+    def complete(
+        self, session: Session, task_id: int, actor: User, data: dict[str, Any] | None = None
+    ) -> StepResult:
+        """Complete a human task with form data, validated against its form first."""
+        row, instance = self._lock_task(session, task_id)
+        self._require_running(instance)
+        self._check_may_act(row, actor)
+        if row.assignee_id is not None and row.assignee_id != actor.id and not actor.is_admin:
+            raise Conflict(f"task {row.id} ({row.bpmn_id}) is claimed by another user")
+        data = dict(data or {})
+        if row.form_ref:
+            schema = instance.process_version.forms.get(row.form_ref)
+            if schema is not None:
+                validate_form(schema, data)
+        workflow = self._load(instance)
+        task = self._ready_task(workflow, row)
+
+        def apply(wf: BpmnWorkflow) -> None:
+            task.data.update(data)
+            task.run()
+
+        action = {
+            "action": "complete",
+            "task_guid": row.task_guid,
+            "data": data,
+            "actor": actor.username,
+        }
+        return self._advance(session, instance, actor, workflow, action, apply, completed=row)
+
+    def claim(self, session: Session, task_id: int, actor: User) -> HumanTask:
+        row, instance = self._lock_task(session, task_id)
+        self._check_may_act(row, actor)
+        if row.assignee_id == actor.id:
+            return row
+        if row.assignee_id is not None:
+            raise Conflict(f"task {row.id} ({row.bpmn_id}) is already claimed by another user")
+        row.assignee_id = actor.id
+        self._touch(instance)
+        audit.record(
+            session,
+            "claimed",
+            self.clock.now(),
+            instance_id=instance.id,
+            actor=actor,
+            task_guid=row.task_guid,
+            bpmn_id=row.bpmn_id,
+        )
+        return row
+
+    def unclaim(self, session: Session, task_id: int, actor: User) -> HumanTask:
+        row, instance = self._lock_task(session, task_id)
+        if row.assignee_id is None:
+            return row
+        if row.assignee_id != actor.id and not (ASSIGNER_ROLES & actor.role_keys):
+            raise NotAuthorized(f"{actor.username} may not release a task claimed by someone else")
+        if row.lane is None:
+            raise InvalidState("a task with no lane belongs to whoever started the case")
+        row.assignee_id = None
+        self._touch(instance)
+        audit.record(
+            session,
+            "unclaimed",
+            self.clock.now(),
+            instance_id=instance.id,
+            actor=actor,
+            task_guid=row.task_guid,
+            bpmn_id=row.bpmn_id,
+        )
+        return row
+
+    def assign(self, session: Session, task_id: int, actor: User, assignee: User) -> HumanTask:
+        """Give a task to a named user; for admins, the QMR and team leaders."""
+        row, instance = self._lock_task(session, task_id)
+        if not (ASSIGNER_ROLES & actor.role_keys):
+            raise NotAuthorized(f"{actor.username} may not assign tasks")
+        self._check_may_act(row, assignee, who="assignee")
+        row.assignee_id = assignee.id
+        self._touch(instance)
+        audit.record(
+            session,
+            "assigned",
+            self.clock.now(),
+            instance_id=instance.id,
+            actor=actor,
+            task_guid=row.task_guid,
+            bpmn_id=row.bpmn_id,
+            data={"assignee": assignee.username},
+        )
+        return row
+
+    def cancel(self, session: Session, instance_id: int, actor: User, reason: str = "") -> ProcessInstance:
+        instance = self._lock(session, instance_id)
+        self._require_manager(instance, actor)
+        if instance.status in ("completed", "cancelled"):
+            raise InvalidState(f"instance {instance.id} is already {instance.status}")
+        workflow = self._load(instance)
+        workflow.cancel()
+        now = self.clock.now()
+        instance.status = "cancelled"
+        instance.ended_at = now
+        self._store(session, instance, workflow, now)
+        audit.record(session, "cancelled", now, instance_id=instance.id, actor=actor, data={"reason": reason})
+        return instance
+
+    def suspend(self, session: Session, instance_id: int, actor: User) -> ProcessInstance:
+        instance = self._lock(session, instance_id)
+        self._require_manager(instance, actor)
+        if instance.status not in ("running", "incident"):
+            raise InvalidState(f"instance {instance.id} is {instance.status}; only running cases suspend")
+        instance.status_before_suspend = instance.status
+        instance.status = "suspended"
+        self._set_case_status(session, instance)
+        self._touch(instance)
+        audit.record(session, "suspended", self.clock.now(), instance_id=instance.id, actor=actor)
+        return instance
+
+    def resume(self, session: Session, instance_id: int, actor: User) -> ProcessInstance:
+        instance = self._lock(session, instance_id)
+        self._require_manager(instance, actor)
+        if instance.status != "suspended":
+            raise InvalidState(f"instance {instance.id} is {instance.status}, not suspended")
+        instance.status = instance.status_before_suspend or "running"
+        instance.status_before_suspend = None
+        self._set_case_status(session, instance)
+        self._touch(instance)
+        audit.record(session, "resumed", self.clock.now(), instance_id=instance.id, actor=actor)
+        return instance
+
+    def retry(self, session: Session, instance_id: int, actor: User | None) -> StepResult:
+        """Re-run the step that raised the open incident, against the current stored state."""
+        instance = self._lock(session, instance_id)
+        if actor is not None:
+            self._require_manager(instance, actor)
+        incident = self._open_incident(session, instance.id)
+        if incident is None:
+            raise InvalidState(f"instance {instance.id} has no open incident")
+        action = incident.pending_action
+        workflow = self._load(instance)
+        completed: HumanTask | None = None
+        if action["action"] == "complete":
+            completed = session.execute(
+                select(HumanTask).where(
+                    HumanTask.instance_id == instance.id, HumanTask.task_guid == action["task_guid"]
+                )
+            ).scalar_one()
+            task = self._ready_task(workflow, completed)
+
+            def apply(wf: BpmnWorkflow) -> None:
+                task.data.update(action.get("data") or {})
+                task.run()
+        else:
+
+            def apply(wf: BpmnWorkflow) -> None:
+                wf.refresh_timers()
+
+        audit.record(
+            session,
+            "retried",
+            self.clock.now(),
+            instance_id=instance.id,
+            actor=actor,
+            data={"incident": incident.id},
+        )
+        return self._advance(session, instance, actor, workflow, action, apply, completed=completed)
+
+    def fire_timer(self, session: Session, timer_id: int) -> bool:
+        """Fire one due timer exactly once; False when it is not due or someone fired it first."""
+        now = self.clock.now()
+        timer = session.get(Timer, timer_id)
+        if timer is None or timer.status != "waiting" or timer.fire_at > now:
+            return False
+        if timer.kind == "start":
+            return self._fire_start_timer(session, timer, now)
+        assert timer.instance_id is not None
+        instance = self._lock(session, timer.instance_id)
+        if instance.status != "running":
+            return False  # suspended or in incident: fires after resume or retry
+        claimed = session.execute(
+            update(Timer)
+            .where(Timer.id == timer.id, Timer.status == "waiting")
+            .values(status="fired", fired_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed != 1:
+            return False
+        session.refresh(timer)
+        workflow = self._load(instance)
+        audit.record(
+            session,
+            "timer_fired",
+            now,
+            instance_id=instance.id,
+            task_guid=timer.task_guid,
+            bpmn_id=timer.bpmn_id,
+            data={"due": timer.fire_at.isoformat()},
+        )
+        self._advance(
+            session,
+            instance,
+            None,
+            workflow,
+            {"action": "timer", "timer_id": timer.id},
+            lambda wf: wf.refresh_timers(),
+            fired_timer_id=timer.id,
+        )
+        return True
+
+    def _fire_start_timer(self, session: Session, timer: Timer, now: datetime) -> bool:
+        values: dict[str, Any]
+        cycles = timer.cycles_left
+        if timer.interval_seconds and (cycles is None or cycles < 0 or cycles > 1):
+            from datetime import timedelta
+
+            values = {"fire_at": timer.fire_at + timedelta(seconds=timer.interval_seconds)}
+            if cycles is not None and cycles > 0:
+                values["cycles_left"] = cycles - 1
+        else:
+            values = {"status": "fired", "fired_at": now}
+        claimed = session.execute(
+            update(Timer)
+            .where(Timer.id == timer.id, Timer.status == "waiting", Timer.fire_at == timer.fire_at)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed != 1:
+            return False
+        result = self.start(
+            session,
+            timer.process_key,
+            None,
+            {"started_by_timer": timer.bpmn_id},
+            via_start_timer=True,
+        )
+        audit.record(
+            session,
+            "timer_fired",
+            now,
+            instance_id=result.instance.id,
+            bpmn_id=timer.bpmn_id,
+            data={"due": timer.fire_at.isoformat(), "start_timer": timer.id},
+        )
+        session.refresh(timer)
+        return True
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _lock(self, session: Session, instance_id: int) -> ProcessInstance:
+        try:
+            instance = session.execute(
+                select(ProcessInstance)
+                .where(ProcessInstance.id == instance_id)
+                .with_for_update(of=ProcessInstance)
+                .execution_options(populate_existing=True)
+            ).scalar_one_or_none()
+        except OperationalError as exc:
+            raise Conflict(f"instance {instance_id} is busy; try again ({exc.orig})") from None
+        if instance is None:
+            raise NotFound(f"no instance {instance_id}")
+        if self.hook:
+            self.hook("locked", {"instance_id": instance_id})
+        return instance
+
+    def _lock_task(self, session: Session, task_id: int) -> tuple[HumanTask, ProcessInstance]:
+        row = session.get(HumanTask, task_id)
+        if row is None:
+            raise NotFound(f"no task {task_id}")
+        instance = self._lock(session, row.instance_id)
+        session.refresh(row)
+        if row.status != "open":
+            raise Conflict(f"task {row.id} ({row.bpmn_id}) is already {row.status}")
+        return row, instance
+
+    def _check_may_act(self, row: HumanTask, user: User, who: str = "") -> None:
+        if may_act(row, user):
+            return
+        subject = f"{who} {user.username}" if who else user.username
+        if row.lane is not None and row.role_key is None:
+            raise NotAuthorized(
+                f"lane {row.lane!r} maps to no role yet; only an admin may act on task {row.id}"
+            )
+        raise NotAuthorized(f"{subject} may not act on task {row.id} ({row.bpmn_id}, lane {row.lane})")
+
+    def _require_running(self, instance: ProcessInstance) -> None:
+        if instance.status in ("suspended", "cancelled", "completed"):
+            raise InvalidState(f"instance {instance.id} is {instance.status}")
+
+    def _require_manager(self, instance: ProcessInstance, actor: User) -> None:
+        if actor.is_admin or "qmr" in actor.role_keys or instance.started_by_id == actor.id:
+            return
+        raise NotAuthorized(f"{actor.username} may not manage instance {instance.id}")
+
+    def _load(self, instance: ProcessInstance) -> BpmnWorkflow:
+        spec, subs = self.specs_for(instance.process_version)
+        workflow = load_state(instance.state_json, instance.serializer_version, spec, subs)
+        workflow.script_engine = self.script_engine
+        return workflow
+
+    @staticmethod
+    def _ready_task(workflow: BpmnWorkflow, row: HumanTask) -> Any:
+        from uuid import UUID
+
+        task = workflow.get_task_from_id(UUID(row.task_guid))
+        if task is None or task.state != TaskState.READY:
+            raise Conflict(f"task {row.id} ({row.bpmn_id}) is no longer ready")
+        return task
+
+    def _open_incident(self, session: Session, instance_id: int) -> Incident | None:
+        return session.execute(
+            select(Incident)
+            .where(Incident.instance_id == instance_id, Incident.resolved_at.is_(None))
+            .order_by(Incident.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+
+    def _touch(self, instance: ProcessInstance) -> None:
+        instance.updated_at = self.clock.now()
+
+    def _set_case_status(self, session: Session, instance: ProcessInstance) -> None:
+        from .models import CaseRecord
+
+        case = session.get(CaseRecord, instance.id)
+        glue = self.registry.get(instance.process_key)
+        if case is not None and "status" not in glue.case_fields:
+            case.status = instance.status
+
+    def _advance(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        actor: User | None,
+        workflow: BpmnWorkflow,
+        action: dict[str, Any],
+        apply: Callable[[BpmnWorkflow], None],
+        *,
+        completed: HumanTask | None = None,
+        fired_timer_id: int | None = None,
+        number: str | None = None,
+    ) -> StepResult:
+        now = self.clock.now()
+        try:
+            with clock_mod.using(self.clock):
+                apply(workflow)
+                workflow.do_engine_steps()
+                snap = snapshot(workflow, now)
+        except (
+            SpiffWorkflowException,
+            ScriptError,
+            ArithmeticError,
+            LookupError,
+            TypeError,
+            ValueError,
+            NameError,
+            AttributeError,
+        ) as exc:
+            return StepResult(instance, self._record_incident(session, instance, actor, action, exc, now))
+        if self.hook:
+            self.hook("advanced", {"instance_id": instance.id, "action": action})
+        instance.status = "completed" if snap.completed else "running"
+        if snap.completed:
+            instance.ended_at = now
+        still_open = self._resolve_incidents(session, instance, action, now)
+        if still_open:
+            instance.status = "incident"
+        new_rows = self._store(
+            session,
+            instance,
+            workflow,
+            now,
+            snap=snap,
+            completed=completed,
+            actor=actor,
+            fired_timer_id=fired_timer_id,
+        )
+        if completed is not None:
+            audit.record(
+                session,
+                "completed",
+                now,
+                instance_id=instance.id,
+                actor=actor,
+                task_guid=completed.task_guid,
+                bpmn_id=completed.bpmn_id,
+                data={"name": completed.name, "data": action.get("data", {})},
+            )
+        if snap.completed:
+            audit.record(session, "instance_completed", now, instance_id=instance.id)
+        if number:
+            from .models import CaseRecord
+
+            case = session.get(CaseRecord, instance.id)
+            if case is not None and not case.number:
+                case.number = number
+        return StepResult(instance, None, new_rows)
+
+    def _store(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        workflow: BpmnWorkflow,
+        now: datetime,
+        *,
+        snap: Any = None,
+        completed: HumanTask | None = None,
+        actor: User | None = None,
+        fired_timer_id: int | None = None,
+    ) -> list[HumanTask]:
+        snap = snap or snapshot(workflow, now)
+        instance.state_json = dump_state(workflow)
+        instance.serializer_version = SERIALIZER_VERSION
+        instance.updated_at = now
+        rows = apply_snapshot(
+            session,
+            instance,
+            snap,
+            self.registry.get(instance.process_key),
+            now,
+            completed_guid=completed.task_guid if completed else None,
+            completed_by=actor,
+            fired_timer_id=fired_timer_id,
+        )
+        try:
+            session.flush()
+        except StaleDataError:
+            raise Conflict(
+                f"instance {instance.id} was changed by someone else; reload and try again"
+            ) from None
+        return rows
+
+    def _resolve_incidents(
+        self, session: Session, instance: ProcessInstance, action: dict[str, Any], now: datetime
+    ) -> bool:
+        """Close incidents this successful step has made moot; True when some stay open."""
+        open_incidents = session.execute(
+            select(Incident).where(Incident.instance_id == instance.id, Incident.resolved_at.is_(None))
+        ).scalars()
+        remaining = False
+        for incident in open_incidents:
+            pending = incident.pending_action
+            same = pending.get("action") == action.get("action") and (
+                pending.get("action") != "complete" or pending.get("task_guid") == action.get("task_guid")
+            )
+            if same:
+                incident.resolved_at = now
+            else:
+                remaining = True
+        return remaining
+
+    def _record_incident(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        actor: User | None,
+        action: dict[str, Any],
+        exc: Exception,
+        now: datetime,
+    ) -> Incident:
+        task = getattr(exc, "task", None)
+        element_id = getattr(getattr(task, "task_spec", None), "bpmn_id", None)
+        element_name = getattr(getattr(task, "task_spec", None), "bpmn_name", None)
+        message = _describe(exc)
+        log.warning("incident on instance %s at %s: %s", instance.id, element_id, message)
+        incident = Incident(
+            instance_id=instance.id,
+            element_id=element_id,
+            element_name=element_name,
+            message=message,
+            pending_action=action,
+            created_at=now,
+        )
+        session.add(incident)
+        instance.status = "incident"
+        instance.updated_at = now
+        self._set_case_status(session, instance)
+        audit.record(
+            session,
+            "incident",
+            now,
+            instance_id=instance.id,
+            actor=actor,
+            bpmn_id=element_id,
+            data={"message": message, "action": action.get("action")},
+        )
+        try:
+            session.flush()
+        except StaleDataError:
+            raise Conflict(
+                f"instance {instance.id} was changed by someone else; reload and try again"
+            ) from None
+        return incident
+
+
+def _describe(exc: BaseException) -> str:
+    parts = [str(exc) or exc.__class__.__name__]
+    inner = getattr(exc, "exception", None) or exc.__cause__
+    if inner is not None and str(inner) not in parts[0]:
+        parts.append(f"{inner.__class__.__name__}: {inner}")
+    notes = getattr(exc, "__notes__", None)
+    if notes:
+        parts.extend(notes)
+    return " | ".join(parts)[:2000]
+
+
+def may_act(row: HumanTask, user: User) -> bool:
+    """Whether ``user`` may claim or complete the task ``row``."""
+    if not user.active:
+        return False
+    if user.is_admin:
+        return True
+    owners = {o.user_id for o in row.owners}
+    if owners:
+        return user.id in owners
+    if row.lane is None:
+        return row.assignee_id == user.id
+    if row.role_key is None:
+        return False
+    return row.role_key in user.role_keys
+
+
+__all__ = ["MutuError", "ProcessEngine", "StepResult", "may_act"]

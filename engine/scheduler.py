@@ -1,0 +1,66 @@
+"""The scheduler: APScheduler runs a few fixed jobs; due times themselves live in the database."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from .context import Runtime
+from .timers import fire_due_timers
+
+log = logging.getLogger(__name__)
+
+
+def tick(rt: Runtime) -> int:
+    """Fire every timer that is due now (in batches), and return how many fired."""
+    total = 0
+    while True:
+        fired = fire_due_timers(rt.sessions, rt.engine, rt.settings.timer_batch)
+        total += fired
+        if fired < rt.settings.timer_batch:
+            return total
+
+
+@dataclass(frozen=True)
+class JobDefinition:
+    id: str
+    func: Callable[[Runtime], object]
+    seconds: float
+
+
+def periodic_job_definitions(rt: Runtime) -> list[JobDefinition]:
+    """Every periodic job, with a fixed id, declared here and nowhere else."""
+    return [JobDefinition("fire-due-timers", tick, rt.settings.timer_poll_seconds)]
+
+
+def configure(scheduler: BaseScheduler, rt: Runtime) -> BaseScheduler:
+    for job in periodic_job_definitions(rt):
+        scheduler.add_job(
+            job.func,
+            "interval",
+            args=[rt],
+            id=job.id,
+            seconds=job.seconds,
+            next_run_time=datetime.now(UTC),  # at start: fire what fell due while we were down
+            coalesce=True,
+            max_instances=1,
+            replace_existing=True,
+        )
+    return scheduler
+
+
+def start_background(rt: Runtime) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone=rt.settings.zone)
+    configure(scheduler, rt).start()
+    return scheduler
+
+
+def run_forever(rt: Runtime) -> None:
+    log.info("scheduler polling every %ss", rt.settings.timer_poll_seconds)
+    configure(BlockingScheduler(timezone=rt.settings.zone), rt).start()

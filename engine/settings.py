@@ -1,0 +1,130 @@
+"""Every setting of Mutu in one place: a ``MUTU_*`` variable, a typed default and one line of doc."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting has a value Mutu cannot use; start-up stops with this one line."""
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{PROJECT_ROOT / 'instance' / 'mutu.sqlite3'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed settings; build with ``Settings.from_env()`` so bad values fail early."""
+
+    database_url: str = field(
+        default_factory=_default_database_url,
+        metadata={"doc": "SQLAlchemy URL; SQLite under instance/ unless set (postgresql+psycopg://...)"},
+    )
+    secret_key: str = field(
+        default="",
+        metadata={"doc": "key that signs web sessions; generated per process when empty"},
+    )
+    time_zone: str = field(
+        default="Asia/Jakarta",
+        metadata={"doc": "IANA time zone that due dates and reports are shown in"},
+    )
+    admin_password: str = field(
+        default="",
+        metadata={"doc": "password of the first admin account; generated and printed once when empty"},
+    )
+    port: int = field(default=5000, metadata={"doc": "TCP port the web app listens on"})
+    host: str = field(default="127.0.0.1", metadata={"doc": "address the web app listens on"})
+    bpmn_dir: Path = field(default=PROJECT_ROOT / "bpmn", metadata={"doc": "folder of the process library"})
+    workflows_dir: Path = field(
+        default=PROJECT_ROOT / "workflows",
+        metadata={"doc": "folder of per-process glue (forms, lane -> role maps, case fields)"},
+    )
+    timer_poll_seconds: float = field(
+        default=5.0, metadata={"doc": "how often the scheduler looks for due timers"}
+    )
+    timer_batch: int = field(default=100, metadata={"doc": "due timers fired per scheduler tick"})
+    script_timeout_seconds: float = field(
+        default=2.0, metadata={"doc": "wall-clock limit for one script task or condition"}
+    )
+    max_upload_bytes: int = field(
+        default=5 * 1024 * 1024, metadata={"doc": "largest BPMN/DMN file accepted for deploy"}
+    )
+    sql_echo: bool = field(default=False, metadata={"doc": "log every SQL statement"})
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Read ``MUTU_*`` variables, convert them to their types and check them."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = "MUTU_" + f.name.upper()
+            if f.name in overrides:
+                values[f.name] = overrides[f.name]
+                continue
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _convert(name, raw, f.type)
+        settings = cls(**values)
+        settings.check()
+        if not settings.secret_key:
+            object.__setattr__(settings, "secret_key", secrets.token_hex(32))
+        return settings
+
+    def check(self) -> None:
+        """Refuse values that would fail later in a less obvious place."""
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(f"MUTU_TIME_ZONE: unknown time zone {self.time_zone!r}") from None
+        if not (0 < self.port < 65536):
+            raise SettingsError(f"MUTU_PORT: {self.port} is not a TCP port (1-65535)")
+        if not self.database_url.startswith(("sqlite", "postgresql")):
+            raise SettingsError(
+                "MUTU_DATABASE_URL: only sqlite:/// and postgresql+psycopg:// URLs are supported"
+            )
+        if self.timer_poll_seconds <= 0:
+            raise SettingsError("MUTU_TIMER_POLL_SECONDS: must be greater than 0")
+        if self.script_timeout_seconds <= 0:
+            raise SettingsError("MUTU_SCRIPT_TIMEOUT_SECONDS: must be greater than 0")
+
+
+def _convert(name: str, raw: str, type_name: object) -> object:
+    type_text = str(type_name)
+    try:
+        if type_text == "int":
+            return int(raw)
+        if type_text == "float":
+            return float(raw)
+        if type_text == "bool":
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if type_text == "Path":
+            return Path(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: {raw!r} is not a valid {type_text}") from None
+    return raw
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """List (variable, default, doc) for the README and ``mutu settings``."""
+    rows = []
+    for f in fields(Settings):
+        default = f.default_factory() if callable(f.default_factory) else f.default
+        rows.append(("MUTU_" + f.name.upper(), str(default), f.metadata.get("doc", "")))
+    return rows
