@@ -149,7 +149,7 @@ def _timer_problem(kind: str, expression: str | None) -> str | None:
 
 def _check_bpmn(name: str, root: etree._Element, problems: list[Problem], warnings: list[Problem]) -> None:
     for timer in root.iterfind(".//bpmn:timerEventDefinition", NS):
-        owner = _element_id(timer)
+        owner = _element_id(timer.getparent())
         children = [c for c in timer if isinstance(c.tag, str)]
         if not children:
             problems.append(Problem(name, owner, "timer has no timeDate, timeDuration or timeCycle"))

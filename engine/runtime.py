@@ -21,6 +21,7 @@ from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
@@ -37,7 +38,7 @@ from .models import CaseCounter, HumanTask, Incident, ProcessInstance, ProcessVe
 from .projection import apply_snapshot, snapshot
 from .registry import Registry
 from .scripting import RestrictedScriptEngine
-from .spiff import SERIALIZER_VERSION, dump_state, load_state, spec_from_json
+from .spiff import FULL_SERIALIZER, SERIALIZER_VERSION, dump_state, load_state, spec_from_json
 from .timers import StartTimerPlan, plan_start_timers
 
 log = logging.getLogger(__name__)
@@ -399,6 +400,59 @@ class ProcessEngine:
         )
         return self._advance(session, instance, actor, workflow, action, apply, completed=completed)
 
+    def migrate(
+        self, session: Session, instance_id: int, actor: User, to_version: int | None = None
+    ) -> ProcessInstance:
+        """Move an instance to another version (default: the newest) of its process.
+
+        Refused when anything the instance has started or completed was changed or removed
+        in the target version: published history must stay true to what ran.
+        """
+        instance = self._lock(session, instance_id)
+        self._require_manager(instance, actor)
+        if instance.status in ("completed", "cancelled"):
+            raise InvalidState(f"instance {instance.id} is {instance.status}")
+        if to_version is None:
+            target = self.latest_version(session, instance.process_key)
+        else:
+            target = session.execute(
+                select(ProcessVersion).where(
+                    ProcessVersion.process_key == instance.process_key, ProcessVersion.version == to_version
+                )
+            ).scalar_one_or_none()
+            if target is None:
+                raise NotFound(f"{instance.process_key} has no version {to_version}")
+        if target.id == instance.process_version_id:
+            raise InvalidState(f"instance {instance.id} already runs version {target.version}")
+        workflow = self._load(instance)
+        new_spec, new_subs = self.specs_for(target)
+        top_diff, sub_diffs = diff_workflow(FULL_SERIALIZER.registry, workflow, new_spec, new_subs)
+        blockers = _migration_blockers(top_diff, sub_diffs)
+        if blockers:
+            raise InvalidState(
+                f"instance {instance.id} cannot move to version {target.version}: " + "; ".join(blockers)
+            )
+        with clock_mod.using(self.clock):
+            migrate_workflow(top_diff, workflow, new_spec)
+            for sub_id, sub_diff in sub_diffs.items():
+                sub = workflow.subprocesses[sub_id]
+                migrate_workflow(sub_diff, sub, new_subs[sub.spec.name])
+            workflow.subprocess_specs = new_subs
+        old_version = instance.process_version.version
+        instance.process_version_id = target.id
+        instance.process_version = target
+        now = self.clock.now()
+        self._store(session, instance, workflow, now)
+        audit.record(
+            session,
+            "migrated",
+            now,
+            instance_id=instance.id,
+            actor=actor,
+            data={"from_version": old_version, "to_version": target.version},
+        )
+        return instance
+
     def fire_timer(self, session: Session, timer_id: int) -> bool:
         """Fire one due timer exactly once; False when it is not due or someone fired it first."""
         now = self.clock.now()
@@ -690,9 +744,9 @@ class ProcessEngine:
         exc: Exception,
         now: datetime,
     ) -> Incident:
-        task = getattr(exc, "task", None)
-        element_id = getattr(getattr(task, "task_spec", None), "bpmn_id", None)
-        element_name = getattr(getattr(task, "task_spec", None), "bpmn_name", None)
+        spec = getattr(getattr(exc, "task", None), "task_spec", None) or getattr(exc, "task_spec", None)
+        element_id = getattr(spec, "bpmn_id", None)
+        element_name = getattr(spec, "bpmn_name", None)
         message = _describe(exc)
         log.warning("incident on instance %s at %s: %s", instance.id, element_id, message)
         incident = Incident(
@@ -734,6 +788,20 @@ def _describe(exc: BaseException) -> str:
     if notes:
         parts.extend(notes)
     return " | ".join(parts)[:2000]
+
+
+def _migration_blockers(top_diff: Any, sub_diffs: dict[Any, Any]) -> list[str]:
+    done = TaskState.COMPLETED | TaskState.STARTED | TaskState.ERROR
+    blockers: list[str] = []
+    for diff in [top_diff, *sub_diffs.values()]:
+        if diff is None:
+            blockers.append("a called process it is running is missing from the new version")
+            continue
+        for task in diff.removed + diff.changed:
+            if task.state & done and task.task_spec.bpmn_id:
+                verb = "removed" if task in diff.removed else "changed"
+                blockers.append(f"{task.task_spec.bpmn_id} already ran and was {verb}")
+    return sorted(set(blockers))
 
 
 def may_act(row: HumanTask, user: User) -> bool:

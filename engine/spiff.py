@@ -7,6 +7,7 @@ objects come from the process version, parsed once per process and cached.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from uuid import UUID
 
@@ -54,7 +55,8 @@ def parse_xml(content: bytes | str) -> etree._Element:
     try:
         root = etree.fromstring(data, parser=SAFE_XML_PARSER)
     except etree.XMLSyntaxError as exc:
-        raise XmlRefused(f"not well-formed XML: {exc.msg}", exc.lineno) from None
+        message = re.sub(r", line \d+, column \d+$", "", exc.msg)
+        raise XmlRefused(f"not well-formed XML: {message}", exc.lineno) from None
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise XmlRefused("DOCTYPE and ENTITY declarations are not allowed")

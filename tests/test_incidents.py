@@ -1,0 +1,143 @@
+"""Errors inside the engine become incidents at the last wait state; retry once fixed."""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+import pytest
+from sqlalchemy import select
+
+from engine.deploy import SourceFile
+from engine.errors import InvalidState
+from engine.models import AuditEvent, Incident
+from tests.helpers import assert_inbox_matches, task_by_bpmn
+
+SCRIPTED = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+    id="s_defs" targetNamespace="http://mutu.example/bpmn">
+  <bpmn:process id="scripted" name="Scripted" isExecutable="true">
+    <bpmn:startEvent id="s_start"><bpmn:outgoing>s1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="fill" name="Fill in"><bpmn:incoming>s1</bpmn:incoming><bpmn:outgoing>s2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:scriptTask id="calc" name="Calculate">
+      <bpmn:incoming>s2</bpmn:incoming><bpmn:outgoing>s3</bpmn:outgoing>
+      <bpmn:script>{script}</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:exclusiveGateway id="route"><bpmn:incoming>s3</bpmn:incoming>
+      <bpmn:outgoing>s_big</bpmn:outgoing><bpmn:outgoing>s_small</bpmn:outgoing></bpmn:exclusiveGateway>
+    <bpmn:userTask id="big" name="Big"><bpmn:incoming>s_big</bpmn:incoming><bpmn:outgoing>s4</bpmn:outgoing></bpmn:userTask>
+    <bpmn:userTask id="small" name="Small"><bpmn:incoming>s_small</bpmn:incoming><bpmn:outgoing>s5</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="s_end"><bpmn:incoming>s4</bpmn:incoming><bpmn:incoming>s5</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="s1" sourceRef="s_start" targetRef="fill" />
+    <bpmn:sequenceFlow id="s2" sourceRef="fill" targetRef="calc" />
+    <bpmn:sequenceFlow id="s3" sourceRef="calc" targetRef="route" />
+    <bpmn:sequenceFlow id="s_big" sourceRef="route" targetRef="big">
+      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">total &gt; 100</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="s_small" sourceRef="route" targetRef="small">
+      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">total &lt; 10</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="s4" sourceRef="big" targetRef="s_end" />
+    <bpmn:sequenceFlow id="s5" sourceRef="small" targetRef="s_end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def deploy_script(session, engine, script: str):
+    return engine.deploy(
+        session, [SourceFile("scripted.bpmn", SCRIPTED.format(script=escape(script)).encode())]
+    )
+
+
+def run_to_script(session, engine, people, script: str, data: dict):
+    deploy_script(session, engine, script)
+    inst = engine.start(session, "scripted", people.qc).instance
+    fill = task_by_bpmn(session, inst.id, "fill")
+    result = engine.complete(session, fill.id, people.qc, data)
+    return inst, fill, result
+
+
+@pytest.mark.parametrize(
+    "script, expected",
+    [
+        ("__import__('os').system('true')", '"__import__" is an invalid variable name'),
+        ("x = ().__class__.__base__.__subclasses__()", '"__subclasses__" is an invalid attribute name'),
+        ("data = open('/etc/passwd').read()", "name 'open' is not defined"),
+        ("import os\ntotal = 1", "import is not allowed"),
+        ("total = eval('1 + 1')", "Eval calls are not allowed"),
+        ("while True:\n    pass", "script ran longer than"),
+    ],
+)
+def test_script_escapes_become_incidents(session, engine, people, script, expected):
+    inst, fill, result = run_to_script(session, engine, people, script, {"amount": 5})
+    assert result.incident is not None
+    assert result.incident.element_id == "calc"
+    assert expected in result.incident.message
+    assert inst.status == "incident"
+    # Rolled back to the last wait state: the user task is still ready and still in the inbox.
+    assert task_by_bpmn(session, inst.id, "fill").id == fill.id
+    assert_inbox_matches(session, engine, inst)
+
+
+def test_deploy_warns_about_scripts_that_will_be_refused(session, engine):
+    result = deploy_script(session, engine, "import os")
+    assert any("script will be refused when run: import is not allowed" in str(w) for w in result.warnings)
+
+
+def test_missing_variable_and_gateway_without_match_are_incidents_and_retry_resolves(session, engine, people):
+    inst, fill, result = run_to_script(session, engine, people, "total = amount * 2", {})
+    assert "amount" in result.incident.message  # missing variable
+    # The user completes again with corrected data: the incident resolves.
+    result = engine.complete(session, fill.id, people.qc, {"amount": 20})
+    assert result.incident is not None and result.incident.element_id == "route"  # 40: no flow matches
+    assert "route" in result.incident.element_id
+    result = engine.complete(session, fill.id, people.qc, {"amount": 100})
+    assert result.incident is None
+    assert inst.status == "running"
+    assert task_by_bpmn(session, inst.id, "big")
+    open_incidents = session.execute(
+        select(Incident).where(Incident.instance_id == inst.id, Incident.resolved_at.is_(None))
+    ).all()
+    assert open_incidents == []
+
+
+def test_retry_after_fixing_the_process_version(session, engine, people):
+    inst, fill, result = run_to_script(session, engine, people, "total = amount * 2", {"amount": 20})
+    assert result.incident.element_id == "route"  # 40 matches no flow
+    again = engine.retry(session, inst.id, people.qmr)  # nothing fixed yet: fails the same way
+    assert again.incident is not None and inst.status == "incident"
+    # The QMR deploys a fixed script, moves the instance to it and retries.
+    deploy_script(session, engine, "total = amount * 10")
+    engine.migrate(session, inst.id, people.qmr)
+    assert inst.process_version.version == 2
+    fixed = engine.retry(session, inst.id, people.qmr)
+    assert fixed.incident is None and inst.status == "running"
+    assert task_by_bpmn(session, inst.id, "big")
+    kinds = [
+        e.kind for e in session.execute(select(AuditEvent).where(AuditEvent.instance_id == inst.id)).scalars()
+    ]
+    assert kinds.count("incident") == 2 and kinds.count("retried") == 2 and "migrated" in kinds
+
+
+def test_migration_refused_when_completed_work_changed(session, engine, people):
+    deploy_script(session, engine, "total = 1")
+    inst = engine.start(session, "scripted", people.qc).instance
+    engine.complete(session, task_by_bpmn(session, inst.id, "fill").id, people.qc, {})
+    assert task_by_bpmn(session, inst.id, "small")  # calc ran with total = 1
+    deploy_script(session, engine, "total = 2")
+    with pytest.raises(InvalidState, match="calc already ran and was changed"):
+        engine.migrate(session, inst.id, people.qmr)
+
+
+def test_retry_without_incident_is_refused(session, engine, people):
+    deploy_script(session, engine, "total = 1")
+    inst = engine.start(session, "scripted", people.qc).instance
+    with pytest.raises(InvalidState, match="no open incident"):
+        engine.retry(session, inst.id, people.qmr)
+
+
+def test_script_results_reach_the_gateway(session, engine, people):
+    inst, _fill, result = run_to_script(session, engine, people, "total = sum([amount, 1, 2])", {"amount": 1})
+    assert result.incident is None
+    assert task_by_bpmn(session, inst.id, "small")
