@@ -216,9 +216,18 @@ class ProcessEngine:
 
     @staticmethod
     def _mark_start_timer_fired(workflow: BpmnWorkflow) -> None:
+        """Let the timer start event pass once: the scheduler already waited for it.
+
+        A cycle start event would otherwise repeat inside this one instance; the
+        start-timer row repeats by starting new instances instead.
+        """
         for task in workflow.get_tasks():
             if isinstance(task.task_spec, StartEvent) and task.workflow is workflow:
                 task._set_internal_data(event_fired=True)
+                if not task.children:  # cycle start events predict no children
+                    for output in task.task_spec.outputs:
+                        child = task._add_child(output, TaskState.FUTURE)
+                        child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
 
     def _next_number(self, session: Session, key: str, fmt: str | None, now: datetime) -> str | None:
         if not fmt:

@@ -1,0 +1,143 @@
+"""Timers through the injectable clock: boundary interrupts, catch-up after downtime, start cycles."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from engine.db import session_scope
+from engine.deploy import SourceFile
+from engine.models import AuditEvent, ProcessInstance, Timer
+from engine.runtime import ProcessEngine
+from engine.timers import due_timer_ids, fire_due_timers
+from tests.conftest import make_people, review_files
+from tests.helpers import assert_inbox_matches, open_tasks, task_by_bpmn
+
+RAISE = {"description": "Wrong tariff given", "severity_hint": "minor", "site": "Malang"}
+
+
+def run_to_act(session, engine, people):
+    inst = engine.start(session, "review", people.qc).instance
+    engine.complete(session, task_by_bpmn(session, inst.id, "raise").id, people.qc, RAISE)
+    engine.complete(session, task_by_bpmn(session, inst.id, "triage").id, people.qmr, {"valid": True})
+    engine.complete(session, task_by_bpmn(session, inst.id, "contain").id, people.tl, {})
+    engine.complete(session, task_by_bpmn(session, inst.id, "acknowledge").id, people.agent, {})
+    return inst
+
+
+def waiting_timers(session, inst):
+    return list(
+        session.execute(
+            select(Timer).where(Timer.instance_id == inst.id, Timer.status == "waiting")
+        ).scalars()
+    )
+
+
+def test_boundary_timer_interrupts_the_task(session, engine, deployed, people, clock):
+    inst = run_to_act(session, engine, people)
+    [timer] = waiting_timers(session, inst)
+    assert timer.bpmn_id == "act_overdue"
+    assert timer.fire_at == clock.now() + timedelta(days=3)
+    clock.advance(timedelta(days=2))
+    assert due_timer_ids(session, clock.now(), 10) == []
+    assert engine.fire_timer(session, timer.id) is False  # not due yet
+    clock.advance(timedelta(days=1, seconds=1))
+    assert due_timer_ids(session, clock.now(), 10) == [timer.id]
+    assert engine.fire_timer(session, timer.id) is True
+    assert [t.bpmn_id for t in open_tasks(session, inst.id)] == ["escalate"]
+    assert_inbox_matches(session, engine, inst)
+    session.refresh(timer)
+    assert timer.status == "fired"
+    assert engine.fire_timer(session, timer.id) is False  # exactly once
+    kinds = [
+        e.kind for e in session.execute(select(AuditEvent).where(AuditEvent.instance_id == inst.id)).scalars()
+    ]
+    assert kinds.count("timer_fired") == 1
+
+
+def test_completing_before_the_deadline_cancels_the_timer(session, engine, deployed, people, clock):
+    inst = run_to_act(session, engine, people)
+    [timer] = waiting_timers(session, inst)
+    engine.complete(session, task_by_bpmn(session, inst.id, "act").id, people.tl, {})
+    session.refresh(timer)
+    assert timer.status == "cancelled"
+    clock.advance(timedelta(days=10))
+    assert engine.fire_timer(session, timer.id) is False
+
+
+def test_suspended_instance_timer_waits_until_resumed(session, engine, deployed, people, clock):
+    inst = run_to_act(session, engine, people)
+    [timer] = waiting_timers(session, inst)
+    engine.suspend(session, inst.id, people.qmr)
+    clock.advance(timedelta(days=4))
+    assert engine.fire_timer(session, timer.id) is False
+    engine.resume(session, inst.id, people.qmr)
+    assert engine.fire_timer(session, timer.id) is True
+    assert [t.bpmn_id for t in open_tasks(session, inst.id)] == ["escalate"]
+
+
+def test_timer_due_while_scheduler_was_down_fires_on_start(committed_db, registry, clock):
+    engine = ProcessEngine(registry, clock)
+    with session_scope(committed_db.sessions) as session:
+        people = make_people(session)
+        engine.deploy(session, review_files())
+        inst_id = run_to_act(session, engine, people).id
+    # The scheduler is down for a week; nothing fires by itself.
+    clock.advance(timedelta(days=7))
+    with session_scope(committed_db.sessions) as session:
+        assert [t.bpmn_id for t in open_tasks(session, inst_id)] == ["act"]
+    # It comes back: the overdue timer fires once, and a second pass finds nothing.
+    assert fire_due_timers(committed_db.sessions, engine) == 1
+    assert fire_due_timers(committed_db.sessions, engine) == 0
+    with session_scope(committed_db.sessions) as session:
+        assert [t.bpmn_id for t in open_tasks(session, inst_id)] == ["escalate"]
+        fired = session.execute(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.instance_id == inst_id, AuditEvent.kind == "timer_fired")
+        ).scalar()
+        assert fired == 1
+
+
+CYCLE = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="c_defs" targetNamespace="http://mutu.example/bpmn">
+  <bpmn:process id="monthly" name="Monthly check" isExecutable="true">
+    <bpmn:laneSet id="c_lanes"><bpmn:lane id="c_lane" name="Quality Control">
+      <bpmn:flowNodeRef>c_start</bpmn:flowNodeRef><bpmn:flowNodeRef>plan</bpmn:flowNodeRef><bpmn:flowNodeRef>c_end</bpmn:flowNodeRef>
+    </bpmn:lane></bpmn:laneSet>
+    <bpmn:startEvent id="c_start" name="Each month">
+      <bpmn:outgoing>c1</bpmn:outgoing>
+      <bpmn:timerEventDefinition id="c_timer"><bpmn:timeCycle>"R3/2026-02-01T00:00:00+07:00/P1M"</bpmn:timeCycle></bpmn:timerEventDefinition>
+    </bpmn:startEvent>
+    <bpmn:userTask id="plan" name="Plan the monthly check"><bpmn:incoming>c1</bpmn:incoming><bpmn:outgoing>c2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="c_end"><bpmn:incoming>c2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="c1" sourceRef="c_start" targetRef="plan" />
+    <bpmn:sequenceFlow id="c2" sourceRef="plan" targetRef="c_end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_start_cycle_timer_starts_instances_periodically(session, engine, clock):
+    engine.deploy(session, [SourceFile("monthly.bpmn", CYCLE.encode())])
+    [timer] = session.execute(select(Timer).where(Timer.kind == "start")).scalars()
+    assert timer.fire_at.isoformat() == "2026-01-31T17:00:00+00:00" and timer.cycles_left == 3
+    started = []
+    for _ in range(4):
+        clock.set(timer.fire_at + timedelta(minutes=1))
+        if not engine.fire_timer(session, timer.id):
+            break
+        session.refresh(timer)
+        started.append(timer.fire_at)
+    instances = list(
+        session.execute(select(ProcessInstance).where(ProcessInstance.process_key == "monthly")).scalars()
+    )
+    assert len(instances) == 3
+    assert timer.status == "fired"
+    for inst in instances:
+        assert [t.bpmn_id for t in open_tasks(session, inst.id)] == ["plan"]
+    # Redeploying the same content keeps the schedule; a change replans it.
+    engine.deploy(session, [SourceFile("monthly.bpmn", CYCLE.encode())])
+    assert session.execute(select(func.count()).select_from(Timer).where(Timer.kind == "start")).scalar() == 1
