@@ -10,8 +10,9 @@ last wait state and records an incident instead.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -654,6 +655,24 @@ class ProcessEngine:
             return StepResult(instance, self._record_incident(session, instance, actor, action, exc, now))
         if self.hook:
             self.hook("advanced", {"instance_id": instance.id, "action": action})
+        with _conflict_guard(instance):
+            return self._write_step(
+                session, instance, actor, workflow, action, snap, now, completed, fired_timer_id, number
+            )
+
+    def _write_step(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        actor: User | None,
+        workflow: BpmnWorkflow,
+        action: dict[str, Any],
+        snap: Any,
+        now: datetime,
+        completed: HumanTask | None,
+        fired_timer_id: int | None,
+        number: str | None,
+    ) -> StepResult:
         instance.status = "completed" if snap.completed else "running"
         if snap.completed:
             instance.ended_at = now
@@ -786,6 +805,23 @@ class ProcessEngine:
                 f"instance {instance.id} was changed by someone else; reload and try again"
             ) from None
         return incident
+
+
+@contextlib.contextmanager
+def _conflict_guard(instance: ProcessInstance) -> Iterator[None]:
+    """A stale lock_version (or SQLite's stale snapshot) while writing means another step won."""
+    instance_id = instance.id  # read now: after a failed flush the session can load nothing
+    try:
+        yield
+    except (StaleDataError, OperationalError) as exc:
+        if isinstance(exc, OperationalError) and "locked" not in str(exc.orig):
+            raise
+        raise Conflict(f"instance {instance_id} was changed by someone else; reload and try again") from None
+
+
+def _flush_or_conflict(session: Session, instance: ProcessInstance) -> None:
+    with _conflict_guard(instance):
+        session.flush()
 
 
 def _describe(exc: BaseException) -> str:
