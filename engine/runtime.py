@@ -708,6 +708,9 @@ class ProcessEngine:
             case = session.get(CaseRecord, instance.id)
             if case is not None and not case.number:
                 case.number = number
+        session.flush()
+        if self.hook:
+            self.hook("written", {"instance_id": instance.id, "action": action})
         return StepResult(instance, None, new_rows)
 
     def _store(

@@ -55,7 +55,7 @@ def parse_xml(content: bytes | str) -> etree._Element:
     try:
         root = etree.fromstring(data, parser=SAFE_XML_PARSER)
     except etree.XMLSyntaxError as exc:
-        message = re.sub(r", line \d+, column \d+$", "", exc.msg)
+        message = re.sub(r"(,? line \d+)*(, column \d+)?$", "", exc.msg.strip())
         raise XmlRefused(f"not well-formed XML: {message}", exc.lineno) from None
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:

@@ -82,9 +82,14 @@ def test_same_task_completed_by_two_threads(committed_db, registry, clock):
         # B must be blocked on A's row lock before A may go on.
         def b_blocked() -> bool:
             with committed_db.engine.connect() as conn:
-                return bool(conn.execute(text(
-                    "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()"
-                )).scalar())
+                return bool(
+                    conn.execute(
+                        text(
+                            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()"
+                        )
+                    ).scalar()
+                )
+
         wait_for(b_blocked)
     else:
         b.join(30)
@@ -100,9 +105,9 @@ def test_same_task_completed_by_two_threads(committed_db, registry, clock):
     assert f"task {task_id}" in losers[0] or f"instance {inst_id}" in losers[0]
     with session_scope(sessions) as session:
         completions = session.execute(
-            select(func.count()).select_from(AuditEvent).where(
-                AuditEvent.instance_id == inst_id, AuditEvent.kind == "completed"
-            )
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.instance_id == inst_id, AuditEvent.kind == "completed")
         ).scalar()
         assert completions == 1
         assert task_by_bpmn(session, inst_id, "triage")
