@@ -1,0 +1,249 @@
+"""Engine benchmark: time per task completion against an in-memory SpiffWorkflow baseline.
+
+Prints one JSON object per measurement and, last, one summary object with
+``baseline_ms``, ``sqlite_ms``, ``sqlite_ratio``, ``postgres_ms``, ``postgres_ratio`` and
+``scale_ratio`` (per-completion time with many instances stored over few).
+
+    python bench/engine.py           # full: 100,000 instances for the scale figure
+    python bench/engine.py --quick   # under a minute: 10,000 instances, fewer repetitions
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, this file's folder comes first on sys.path and its name would hide
+# the ``engine`` package; put the project root there instead.
+sys.path[0] = str(ROOT)
+
+from SpiffWorkflow import TaskState  # noqa: E402
+from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer  # noqa: E402
+from SpiffWorkflow.spiff.parser import SpiffBpmnParser  # noqa: E402
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # noqa: E402
+from sqlalchemy import create_engine, insert, select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from engine.clock import ManualClock  # noqa: E402
+from engine.db import make_engine, make_session_factory, session_scope  # noqa: E402
+from engine.deploy import SourceFile  # noqa: E402
+from engine.identity import create_user  # noqa: E402
+from engine.migrate import upgrade  # noqa: E402
+from engine.models import CaseRecord, HumanTask, ProcessInstance, User  # noqa: E402
+from engine.registry import load_registry  # noqa: E402
+from engine.runtime import ProcessEngine  # noqa: E402
+
+DATA = Path(__file__).resolve().parent / "data"
+BPMN = DATA / "bench_case.bpmn"
+STEPS: list[tuple[str, dict]] = [
+    ("record", {"description": "Agent quoted the old tariff", "site": "Bandung"}),
+    ("triage", {"valid": True}),
+    ("contain", {"note": "call-back made"}),
+    ("acknowledge", {"ack": True}),
+    ("plan", {"actions": [{"what": "refresher", "owner": "teamlead"}]}),
+    ("approve", {"approved": True}),
+    ("implement", {"done": True}),
+    ("verify", {"effective": True}),
+]
+PG_URL = os.environ.get("MUTU_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def emit(obj: dict) -> None:
+    print(json.dumps(obj), flush=True)
+
+
+def baseline(reps: int) -> float:
+    """Plain SpiffWorkflow in memory: deserialize, complete, run, serialize, per completion."""
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_file(str(BPMN))
+    spec = parser.get_spec("bench_case")
+    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    times: list[float] = []
+    for _ in range(reps):
+        workflow = BpmnWorkflow(spec)
+        workflow.do_engine_steps()
+        state = serializer.serialize_json(workflow)
+        for name, data in STEPS:
+            t0 = time.perf_counter()
+            workflow = serializer.deserialize_json(state)
+            task = workflow.get_next_task(state=TaskState.READY, spec_name=name)
+            task.data.update(data)
+            task.run()
+            workflow.do_engine_steps()
+            state = serializer.serialize_json(workflow)
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+class Target:
+    """One database with the bench process deployed and a user in every lane's role."""
+
+    def __init__(self, url: str) -> None:
+        self.db = make_engine(url)
+        upgrade(self.db)
+        self.sessions = make_session_factory(self.db)
+        self.engine = ProcessEngine(load_registry(DATA / "workflows"), ManualClock())
+        with session_scope(self.sessions) as session:
+            user = create_user(
+                session, "bench", "bench-pass", ["quality_control", "qmr", "team_leader", "agent"],
+                self.engine.clock.now(), agent_code="9999",
+            )  # fmt: skip
+            self.user_id = user.id
+            self.engine.deploy(session, [SourceFile(BPMN.name, BPMN.read_bytes())])
+
+    def start(self) -> tuple[int, float]:
+        t0 = time.perf_counter()
+        with session_scope(self.sessions) as session:
+            inst = self.engine.start(session, "bench_case", session.get(User, self.user_id)).instance
+        return inst.id, time.perf_counter() - t0
+
+    def task_id(self, instance_id: int, bpmn_id: str) -> int:
+        with session_scope(self.sessions) as session:
+            return session.execute(
+                select(HumanTask.id).where(
+                    HumanTask.instance_id == instance_id,
+                    HumanTask.bpmn_id == bpmn_id,
+                    HumanTask.status == "open",
+                )
+            ).scalar_one()
+
+    def complete(self, task_id: int, data: dict) -> float:
+        t0 = time.perf_counter()
+        with session_scope(self.sessions) as session:
+            self.engine.complete(session, task_id, session.get(User, self.user_id), data)
+        return time.perf_counter() - t0
+
+    def run_cases(self, reps: int, steps: list[tuple[str, dict]] = STEPS) -> tuple[float, float]:
+        """Median ms per completion and per start over ``reps`` whole cases."""
+        completes: list[float] = []
+        starts: list[float] = []
+        for _ in range(reps):
+            inst, elapsed = self.start()
+            starts.append(elapsed)
+            for name, data in steps:
+                completes.append(self.complete(self.task_id(inst, name), data))
+        return statistics.median(completes) * 1000, statistics.median(starts) * 1000
+
+    def fill(self, total: int) -> None:
+        """Store ``total`` instances waiting at triage: copies of one real instance, inserted in bulk."""
+        inst_id, _ = self.start()
+        self.complete(self.task_id(inst_id, "record"), STEPS[0][1])
+        with session_scope(self.sessions) as session:
+            have = session.execute(text("select count(*) from process_instance")).scalar()
+            proto = session.get(ProcessInstance, inst_id)
+            tasks = list(session.execute(select(HumanTask).where(HumanTask.instance_id == inst_id)).scalars())
+            case = session.get(CaseRecord, inst_id)
+            inst_cols = {
+                c.key: getattr(proto, c.key) for c in ProcessInstance.__table__.columns if c.key != "id"
+            }
+            task_cols = [
+                {c.key: getattr(t, c.key) for c in HumanTask.__table__.columns if c.key != "id"}
+                for t in tasks
+            ]
+            case_cols = {c.key: getattr(case, c.key) for c in CaseRecord.__table__.columns}
+        remaining = total - have
+        batch = 2000
+        while remaining > 0:
+            n = min(batch, remaining)
+            with session_scope(self.sessions) as session:
+                ids = (
+                    session.execute(
+                        insert(ProcessInstance).returning(ProcessInstance.id),
+                        [dict(inst_cols) for _ in range(n)],
+                    )
+                    .scalars()
+                    .all()
+                )
+                session.execute(insert(HumanTask), [{**t, "instance_id": i} for i in ids for t in task_cols])
+                session.execute(insert(CaseRecord), [{**case_cols, "instance_id": i} for i in ids])
+            remaining -= n
+
+    def count(self) -> int:
+        with session_scope(self.sessions) as session:
+            return session.execute(text("select count(*) from process_instance")).scalar()
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def postgres_url() -> str | None:
+    """A separate database for the benchmark, recreated each run; None when PostgreSQL is absent."""
+    try:
+        url = make_url(PG_URL)
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("DROP DATABASE IF EXISTS mutu_bench"))
+            conn.execute(text("CREATE DATABASE mutu_bench"))
+        admin.dispose()
+        return url.set(database="mutu_bench").render_as_string(hide_password=False)
+    except Exception as exc:  # noqa: BLE001 - report and go on without PostgreSQL
+        emit({"postgres": "unavailable", "reason": str(exc).splitlines()[0]})
+        return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions, 10,000 instances")
+    args = parser.parse_args()
+    reps = 15 if args.quick else 60
+    big = 10_000 if args.quick else 100_000
+    small = 1_000
+
+    base_ms = baseline(reps * 2)
+    emit({"measure": "baseline_in_memory", "ms_per_completion": round(base_ms, 3)})
+
+    summary: dict[str, object] = {"baseline_ms": round(base_ms, 3), "quick": args.quick}
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Target(f"sqlite:///{tmp}/bench.sqlite3")
+        target.run_cases(3)  # warm caches
+        sqlite_ms, sqlite_start = target.run_cases(reps)
+        emit(
+            {
+                "measure": "sqlite",
+                "ms_per_completion": round(sqlite_ms, 3),
+                "ms_per_start": round(sqlite_start, 3),
+            }
+        )
+        summary.update(sqlite_ms=round(sqlite_ms, 3), sqlite_ratio=round(sqlite_ms / base_ms, 3),
+                       sqlite_start_ms=round(sqlite_start, 3))  # fmt: skip
+
+        target.fill(small)
+        at_small, _ = target.run_cases(reps)
+        emit(
+            {"measure": "sqlite_scale", "instances": target.count(), "ms_per_completion": round(at_small, 3)}
+        )
+        t0 = time.perf_counter()
+        target.fill(big)
+        emit({"measure": "fill", "instances": target.count(), "seconds": round(time.perf_counter() - t0, 1)})
+        at_big, _ = target.run_cases(reps)
+        emit({"measure": "sqlite_scale", "instances": target.count(), "ms_per_completion": round(at_big, 3)})
+        summary.update(scale_small_ms=round(at_small, 3), scale_big_ms=round(at_big, 3),
+                       scale_instances=big, scale_ratio=round(at_big / at_small, 3))  # fmt: skip
+        target.close()
+
+    pg = postgres_url()
+    if pg is not None:
+        target = Target(pg)
+        target.run_cases(3)
+        pg_ms, pg_start = target.run_cases(reps)
+        emit(
+            {"measure": "postgres", "ms_per_completion": round(pg_ms, 3), "ms_per_start": round(pg_start, 3)}
+        )
+        summary.update(postgres_ms=round(pg_ms, 3), postgres_ratio=round(pg_ms / base_ms, 3),
+                       postgres_start_ms=round(pg_start, 3))  # fmt: skip
+        target.close()
+    else:
+        summary.update(postgres_ms=None, postgres_ratio=None)
+    emit(summary)
+
+
+if __name__ == "__main__":
+    main()
