@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .models import AuditEvent, User
 
 GENESIS = "0" * 64
+_TAILS = "mutu_audit_tails"  # session.info key: chain -> (seq, hash) appended in this transaction
 SYSTEM_CHAIN = "system"
 
 
@@ -56,12 +58,15 @@ def record(
     system chain a unique (chain, seq) turns a race into an IntegrityError, not a fork.
     """
     chain = chain_for(instance_id)
-    last = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash)
-        .where(AuditEvent.chain == chain)
-        .order_by(AuditEvent.seq.desc())
-        .limit(1)
-    ).first()
+    tails: dict[str, tuple[int, str]] = session.info.setdefault(_TAILS, {})
+    last = tails.get(chain)
+    if last is None:
+        last = session.execute(
+            select(AuditEvent.seq, AuditEvent.hash)
+            .where(AuditEvent.chain == chain)
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+        ).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     event = AuditEvent(
         chain=chain,
@@ -80,7 +85,14 @@ def record(
     )
     event.hash = _digest(event)
     session.add(event)
+    tails[chain] = (seq, event.hash)
     return event
+
+
+@sqlalchemy_event.listens_for(Session, "after_soft_rollback")
+def _forget_tails(session: Session, previous_transaction: object) -> None:
+    """Chain tails remembered in a rolled-back transaction are no longer true."""
+    session.info.pop(_TAILS, None)
 
 
 @dataclass(frozen=True)

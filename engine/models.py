@@ -96,8 +96,9 @@ class ProcessVersion(Base):
     version: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(200))
     content_hash: Mapped[str] = mapped_column(String(64))
-    spec_json: Mapped[str] = mapped_column(Text)
-    source_files: Mapped[dict[str, str]] = mapped_column(JSON)
+    # Deferred: the spec is parsed once per version and cached; instances never load it.
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)
+    source_files: Mapped[dict[str, str]] = mapped_column(JSON, deferred=True)
     lane_roles: Mapped[dict[str, str | None]] = mapped_column(JSON)
     forms: Mapped[dict[str, Any]] = mapped_column(JSON)
     warnings: Mapped[list[str]] = mapped_column(JSON)

@@ -561,11 +561,13 @@ class ProcessEngine:
         return instance
 
     def _lock_task(self, session: Session, task_id: int) -> tuple[HumanTask, ProcessInstance]:
-        row = session.get(HumanTask, task_id)
-        if row is None:
+        instance_id = session.execute(select(HumanTask.instance_id).where(HumanTask.id == task_id)).scalar()
+        if instance_id is None:
             raise NotFound(f"no task {task_id}")
-        instance = self._lock(session, row.instance_id)
-        session.refresh(row)
+        instance = self._lock(session, instance_id)
+        row = session.execute(
+            select(HumanTask).where(HumanTask.id == task_id).execution_options(populate_existing=True)
+        ).scalar_one()
         if row.status != "open":
             raise Conflict(f"task {row.id} ({row.bpmn_id}) is already {row.status}")
         return row, instance
@@ -655,7 +657,7 @@ class ProcessEngine:
             return StepResult(instance, self._record_incident(session, instance, actor, action, exc, now))
         if self.hook:
             self.hook("advanced", {"instance_id": instance.id, "action": action})
-        with _conflict_guard(instance):
+        with _conflict_guard(instance), session.no_autoflush:
             return self._write_step(
                 session, instance, actor, workflow, action, snap, now, completed, fired_timer_id, number
             )
@@ -673,11 +675,11 @@ class ProcessEngine:
         fired_timer_id: int | None,
         number: str | None,
     ) -> StepResult:
+        had_incident = instance.status == "incident"
         instance.status = "completed" if snap.completed else "running"
         if snap.completed:
             instance.ended_at = now
-        still_open = self._resolve_incidents(session, instance, action, now)
-        if still_open:
+        if had_incident and self._resolve_incidents(session, instance, action, now):
             instance.status = "incident"
         new_rows = self._store(
             session,
