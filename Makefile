@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench lint format install clean
+.PHONY: run test bench bench-quick lint format install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# The demo admin gets the documented demo password unless MUTU_ADMIN_PASSWORD is set.
 run: install
-	$(BIN)/mutu db upgrade
-	$(BIN)/mutu deploy bpmn/
+	MUTU_ADMIN_PASSWORD=$${MUTU_ADMIN_PASSWORD:-mutu-demo} $(BIN)/mutu db upgrade
+	@if ls bpmn/*.bpmn >/dev/null 2>&1; then $(BIN)/mutu deploy bpmn/; else echo "bpmn/ holds no process yet"; fi
 	$(BIN)/mutu demo load
 	$(BIN)/mutu serve
 
@@ -30,6 +31,9 @@ test: install
 
 bench: install
 	$(BIN)/python bench/engine.py
+
+bench-quick: install
+	$(BIN)/python bench/engine.py --quick
 
 lint: install
 	$(BIN)/ruff check .

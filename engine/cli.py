@@ -99,6 +99,7 @@ def _data(raw: str | None) -> dict[str, Any]:
 def main(ctx: click.Context) -> None:
     """Mutu: BPMN processes of the quality system."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     ctx.obj = Ctx()
 
 
@@ -382,6 +383,24 @@ def scheduler_cmd(obj: Ctx, as_json: bool, once: bool) -> None:
         _emit(as_json, {"fired": fired}, f"fired {fired} timer(s)")
         return
     run_forever(rt)
+
+
+@main.group()
+def demo() -> None:
+    """Demo data for trying Mutu out."""
+
+
+@command(demo, "load")
+def demo_load(obj: Ctx, as_json: bool) -> None:
+    """Create the demo accounts (password mutu-demo) that do not exist yet; never wipes anything."""
+    from .demo import load_demo_users
+
+    rt = obj.runtime
+    with session_scope(rt.sessions) as session:
+        created = load_demo_users(session, rt.engine.clock)
+    _emit(
+        as_json, {"created": created}, f"demo users created: {', '.join(created) or 'none (already there)'}"
+    )
 
 
 @command(main, "settings")

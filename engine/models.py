@@ -137,6 +137,7 @@ class HumanTask(Base):
         UniqueConstraint("instance_id", "task_guid"),
         Index("ix_human_task_assignee", "status", "assignee_id", "due_at"),
         Index("ix_human_task_role", "status", "role_key", "assignee_id", "due_at"),
+        Index("ix_human_task_instance", "instance_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -194,7 +195,10 @@ class Timer(Base):
     """A waiting timer; the scheduler fires rows whose ``fire_at`` has passed."""
 
     __tablename__ = "timer"
-    __table_args__ = (Index("ix_timer_due", "status", "fire_at"),)
+    __table_args__ = (
+        Index("ix_timer_due", "status", "fire_at"),
+        Index("ix_timer_instance", "instance_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))

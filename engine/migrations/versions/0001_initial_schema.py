@@ -204,6 +204,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("human_task", schema=None) as batch_op:
         batch_op.create_index("ix_human_task_assignee", ["status", "assignee_id", "due_at"], unique=False)
+        batch_op.create_index("ix_human_task_instance", ["instance_id", "status"], unique=False)
         batch_op.create_index(
             "ix_human_task_role", ["status", "role_key", "assignee_id", "due_at"], unique=False
         )
@@ -248,6 +249,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("timer", schema=None) as batch_op:
+        batch_op.create_index("ix_timer_instance", ["instance_id", "status"], unique=False)
         batch_op.create_index("ix_timer_due", ["status", "fire_at"], unique=False)
 
     op.create_table(
@@ -301,6 +303,7 @@ def downgrade() -> None:
     op.drop_table("human_task_owner")
     with op.batch_alter_table("timer", schema=None) as batch_op:
         batch_op.drop_index("ix_timer_due")
+        batch_op.drop_index("ix_timer_instance")
 
     op.drop_table("timer")
     with op.batch_alter_table("incident", schema=None) as batch_op:
@@ -309,6 +312,7 @@ def downgrade() -> None:
     op.drop_table("incident")
     with op.batch_alter_table("human_task", schema=None) as batch_op:
         batch_op.drop_index("ix_human_task_role")
+        batch_op.drop_index("ix_human_task_instance")
         batch_op.drop_index("ix_human_task_assignee")
 
     op.drop_table("human_task")

@@ -1,0 +1,48 @@
+"""Demo accounts for ``make run``: one per role at the four sites, password ``mutu-demo``.
+
+Loading is idempotent: existing accounts and everything users entered are left alone.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .clock import Clock
+from .identity import create_user
+from .models import User
+
+DEMO_PASSWORD = "mutu-demo"
+
+# fmt: off
+DEMO_USERS: list[dict] = [
+    {"username": "qmr", "roles": ["qmr"], "agent_code": "30001", "full_name": "Ratna Wijaya", "site": "Bandung"},
+    {"username": "director", "roles": ["director"], "agent_code": "50001", "full_name": "Hendra Gunawan", "site": "Bandung"},
+    {"username": "qc", "roles": ["quality_control"], "agent_code": "20001", "full_name": "Siti Rahmawati", "site": "Bandung"},
+    {"username": "teamlead", "roles": ["team_leader"], "agent_code": "40001", "full_name": "Agus Santoso", "site": "Bandung"},
+    {"username": "agent", "roles": ["agent"], "agent_code": "10001", "online_name": "Dewi-147", "full_name": "Dewi Lestari", "site": "Bandung"},
+    {"username": "ops", "roles": ["operations_manager"], "agent_code": "60001", "full_name": "Budi Hartono", "site": "Bogor"},
+    {"username": "procurement", "roles": ["procurement"], "agent_code": "70001", "full_name": "Maya Sari", "site": "Bandung"},
+    {"username": "client", "roles": ["client_liaison"], "agent_code": None, "full_name": "Telkom liaison", "site": None},
+    {"username": "qc.bogor", "roles": ["quality_control"], "agent_code": "20002", "full_name": "Rina Marlina", "site": "Bogor"},
+    {"username": "qc.semarang", "roles": ["quality_control"], "agent_code": "20003", "full_name": "Eko Prasetyo", "site": "Semarang"},
+    {"username": "qc.malang", "roles": ["quality_control"], "agent_code": "20004", "full_name": "Fitri Handayani", "site": "Malang"},
+    {"username": "agent.bogor", "roles": ["agent"], "agent_code": "10002", "online_name": "Andi-108", "full_name": "Andi Saputra", "site": "Bogor"},
+    {"username": "agent.semarang", "roles": ["agent"], "agent_code": "10003", "online_name": "Lina-147", "full_name": "Lina Kurniawati", "site": "Semarang"},
+    {"username": "agent.malang", "roles": ["agent"], "agent_code": "10004", "online_name": "Yoga-IDH", "full_name": "Yoga Pratama", "site": "Malang"},
+]
+# fmt: on
+
+
+def load_demo_users(session: Session, clock: Clock) -> list[str]:
+    """Create the demo accounts that do not exist yet; return the names created."""
+    existing = set(session.execute(select(User.username)).scalars())
+    created = []
+    for spec in DEMO_USERS:
+        if spec["username"] in existing:
+            continue
+        create_user(session, spec["username"], DEMO_PASSWORD, spec["roles"], clock.now(),
+                    agent_code=spec["agent_code"], online_name=spec.get("online_name"),
+                    full_name=spec["full_name"], site=spec["site"])  # fmt: skip
+        created.append(spec["username"])
+    return created
