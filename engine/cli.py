@@ -47,11 +47,13 @@ def _fail(as_json: bool, code: str, message: str, extra: dict[str, Any] | None =
     sys.exit(1)
 
 
-def command(group: click.Group, name: str | None = None) -> Callable[[Callable[..., Any]], Any]:
+def command(
+    group: click.Group, name: str | None = None, help: str | None = None
+) -> Callable[[Callable[..., Any]], Any]:
     """A subcommand with ``--json`` that turns engine errors into one line and exit code 1."""
 
     def wrap(fn: Callable[..., Any]) -> Any:
-        @group.command(name)
+        @group.command(name, help=help)
         @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
         @click.pass_obj
         @functools.wraps(fn)
@@ -254,7 +256,7 @@ def tasks_cmd(
 
 
 def _task_command(name: str, doc: str, op: str) -> None:
-    @command(main, name)
+    @command(main, name, help=doc)
     @click.argument("task_id", type=int)
     @click.option("--as", "username", required=True)
     def run(obj: Ctx, as_json: bool, task_id: int, username: str) -> None:
@@ -264,8 +266,6 @@ def _task_command(name: str, doc: str, op: str) -> None:
             row = getattr(rt.engine, op)(session, task_id, actor)
             payload = inbox.task_dict(row)
         _emit(as_json, payload, f"{name}ed task {task_id}")
-
-    run.__doc__ = doc
 
 
 _task_command("claim", "Claim an open task for yourself.", "claim")
@@ -322,7 +322,7 @@ def instance_show(obj: Ctx, as_json: bool, instance_id: int) -> None:
 
 
 def _instance_command(name: str, doc: str) -> None:
-    @command(instance, name)
+    @command(instance, name, help=doc)
     @click.argument("instance_id", type=int)
     @click.option("--as", "username", required=True)
     def run(obj: Ctx, as_json: bool, instance_id: int, username: str) -> None:
@@ -338,8 +338,6 @@ def _instance_command(name: str, doc: str) -> None:
                     "message": result.incident.message,
                 }
         _report_step(as_json, payload, f"{name} instance {instance_id}")
-
-    run.__doc__ = doc
 
 
 _instance_command("cancel", "Cancel a running instance.")

@@ -22,6 +22,7 @@ from .registry import CASE_COLUMNS, ProcessGlue
 
 DUE_PROPERTY = "due"
 LANE_OWNERS = "lane_owners"
+CASE_NUMBER = "case_number"
 
 
 @dataclass
@@ -241,9 +242,9 @@ def _write_case(
             values[column] = None if value is None else str(value)[:300]
         elif value is not None:
             extra[column] = value
+    if "number" not in glue.case_fields:
+        values["number"] = data.get(CASE_NUMBER)  # given at start from number_format
     for column in CASE_COLUMNS:
-        if column == "number" and not values.get("number"):
-            continue  # keep the number given at start
         setattr(case, column, values.get(column))
     if "status" not in glue.case_fields:
         case.status = instance.status

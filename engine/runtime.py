@@ -14,8 +14,9 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from SpiffWorkflow import TaskState
@@ -35,8 +36,8 @@ from . import deploy as deploy_mod
 from .clock import Clock, SystemClock
 from .errors import Conflict, InvalidState, MutuError, NotAuthorized, NotFound, ScriptError
 from .forms import validate as validate_form
-from .models import CaseCounter, HumanTask, Incident, ProcessInstance, ProcessVersion, Timer, User
-from .projection import apply_snapshot, snapshot
+from .models import CaseCounter, CaseRecord, HumanTask, Incident, ProcessInstance, ProcessVersion, Timer, User
+from .projection import CASE_NUMBER, Snapshot, apply_snapshot, snapshot
 from .registry import Registry
 from .scripting import RestrictedScriptEngine
 from .spiff import FULL_SERIALIZER, SERIALIZER_VERSION, dump_state, load_state, spec_from_json
@@ -55,6 +56,34 @@ class StepResult:
     instance: ProcessInstance
     incident: Incident | None = None
     new_tasks: list[HumanTask] | None = None
+
+
+@dataclass
+class _Step:
+    """One successful step, computed in memory, waiting to be written."""
+
+    instance: ProcessInstance
+    actor: User | None
+    workflow: BpmnWorkflow
+    action: dict[str, Any]
+    snap: Snapshot
+    now: datetime
+    completed: HumanTask | None = None
+    fired_timer_id: int | None = None
+
+
+# What SpiffWorkflow and scripts raise for a broken diagram or data: these become incidents.
+# Database and programming errors of our own are not caught and reach the edge.
+_ENGINE_ERRORS = (
+    SpiffWorkflowException,
+    ScriptError,
+    ArithmeticError,
+    LookupError,
+    TypeError,
+    ValueError,
+    NameError,
+    AttributeError,
+)
 
 
 class ProcessEngine:
@@ -164,7 +193,7 @@ class ProcessEngine:
         glue = self.registry.get(process_key)
         number = self._next_number(session, process_key, glue.number_format, now)
         if number:
-            data.setdefault("case_number", number)
+            data.setdefault(CASE_NUMBER, number)
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(data)
         instance = ProcessInstance(
@@ -193,10 +222,7 @@ class ProcessEngine:
                 "number": number,
             },
         )
-        result = self._advance(
-            session, instance, actor, workflow, {"action": "run"}, lambda wf: None, number=number
-        )
-        return result
+        return self._advance(session, instance, actor, workflow, {"action": "run"}, lambda wf: None)
 
     def _check_may_start(self, version: ProcessVersion, actor: User) -> None:
         allowed = set(version.startable_by)
@@ -345,7 +371,7 @@ class ProcessEngine:
         now = self.clock.now()
         instance.status = "cancelled"
         instance.ended_at = now
-        self._store(session, instance, workflow, now)
+        self._store_unadvanced(session, instance, workflow)
         audit.record(session, "cancelled", now, instance_id=instance.id, actor=actor, data={"reason": reason})
         return instance
 
@@ -452,7 +478,7 @@ class ProcessEngine:
         instance.process_version_id = target.id
         instance.process_version = target
         now = self.clock.now()
-        self._store(session, instance, workflow, now)
+        self._store_unadvanced(session, instance, workflow)
         audit.record(
             session,
             "migrated",
@@ -509,8 +535,6 @@ class ProcessEngine:
         values: dict[str, Any]
         cycles = timer.cycles_left
         if timer.interval_seconds and (cycles is None or cycles < 0 or cycles > 1):
-            from datetime import timedelta
-
             values = {"fire_at": timer.fire_at + timedelta(seconds=timer.interval_seconds)}
             if cycles is not None and cycles > 0:
                 values["cycles_left"] = cycles - 1
@@ -599,8 +623,6 @@ class ProcessEngine:
 
     @staticmethod
     def _ready_task(workflow: BpmnWorkflow, row: HumanTask) -> Any:
-        from uuid import UUID
-
         task = workflow.get_task_from_id(UUID(row.task_guid))
         if task is None or task.state != TaskState.READY:
             raise Conflict(f"task {row.id} ({row.bpmn_id}) is no longer ready")
@@ -618,8 +640,6 @@ class ProcessEngine:
         instance.updated_at = self.clock.now()
 
     def _set_case_status(self, session: Session, instance: ProcessInstance) -> None:
-        from .models import CaseRecord
-
         case = session.get(CaseRecord, instance.id)
         glue = self.registry.get(instance.process_key)
         if case is not None and "status" not in glue.case_fields:
@@ -636,118 +656,74 @@ class ProcessEngine:
         *,
         completed: HumanTask | None = None,
         fired_timer_id: int | None = None,
-        number: str | None = None,
     ) -> StepResult:
+        """Run SpiffWorkflow in memory first; only a step that succeeded touches the step's rows."""
         now = self.clock.now()
         try:
             with clock_mod.using(self.clock):
                 apply(workflow)
                 workflow.do_engine_steps()
                 snap = snapshot(workflow, now)
-        except (
-            SpiffWorkflowException,
-            ScriptError,
-            ArithmeticError,
-            LookupError,
-            TypeError,
-            ValueError,
-            NameError,
-            AttributeError,
-        ) as exc:
+        except _ENGINE_ERRORS as exc:
             return StepResult(instance, self._record_incident(session, instance, actor, action, exc, now))
         if self.hook:
             self.hook("advanced", {"instance_id": instance.id, "action": action})
+        step = _Step(instance, actor, workflow, action, snap, now, completed, fired_timer_id)
         with _conflict_guard(instance), session.no_autoflush:
-            return self._write_step(
-                session, instance, actor, workflow, action, snap, now, completed, fired_timer_id, number
-            )
+            new_rows = self._write_step(session, step)
+            session.flush()
+        if self.hook:
+            self.hook("written", {"instance_id": instance.id, "action": action})
+        return StepResult(instance, None, new_rows)
 
-    def _write_step(
-        self,
-        session: Session,
-        instance: ProcessInstance,
-        actor: User | None,
-        workflow: BpmnWorkflow,
-        action: dict[str, Any],
-        snap: Any,
-        now: datetime,
-        completed: HumanTask | None,
-        fired_timer_id: int | None,
-        number: str | None,
-    ) -> StepResult:
+    def _write_step(self, session: Session, step: _Step) -> list[HumanTask]:
+        instance, snap, now = step.instance, step.snap, step.now
         had_incident = instance.status == "incident"
         instance.status = "completed" if snap.completed else "running"
         if snap.completed:
             instance.ended_at = now
-        if had_incident and self._resolve_incidents(session, instance, action, now):
+        if had_incident and self._resolve_incidents(session, instance, step.action, now):
             instance.status = "incident"
-        new_rows = self._store(
-            session,
-            instance,
-            workflow,
-            now,
-            snap=snap,
-            completed=completed,
-            actor=actor,
-            fired_timer_id=fired_timer_id,
-        )
-        if completed is not None:
+        new_rows = self._store(session, step)
+        if step.completed is not None:
             audit.record(
                 session,
                 "completed",
                 now,
                 instance_id=instance.id,
-                actor=actor,
-                task_guid=completed.task_guid,
-                bpmn_id=completed.bpmn_id,
-                data={"name": completed.name, "data": action.get("data", {})},
+                actor=step.actor,
+                task_guid=step.completed.task_guid,
+                bpmn_id=step.completed.bpmn_id,
+                data={"name": step.completed.name, "data": step.action.get("data", {})},
             )
         if snap.completed:
             audit.record(session, "instance_completed", now, instance_id=instance.id)
-        if number:
-            from .models import CaseRecord
+        return new_rows
 
-            case = session.get(CaseRecord, instance.id)
-            if case is not None and not case.number:
-                case.number = number
-        session.flush()
-        if self.hook:
-            self.hook("written", {"instance_id": instance.id, "action": action})
-        return StepResult(instance, None, new_rows)
-
-    def _store(
-        self,
-        session: Session,
-        instance: ProcessInstance,
-        workflow: BpmnWorkflow,
-        now: datetime,
-        *,
-        snap: Any = None,
-        completed: HumanTask | None = None,
-        actor: User | None = None,
-        fired_timer_id: int | None = None,
-    ) -> list[HumanTask]:
-        snap = snap or snapshot(workflow, now)
-        instance.state_json = dump_state(workflow)
+    def _store(self, session: Session, step: _Step) -> list[HumanTask]:
+        """Write the state and its projections; the caller flushes."""
+        instance = step.instance
+        instance.state_json = dump_state(step.workflow)
         instance.serializer_version = SERIALIZER_VERSION
-        instance.updated_at = now
-        rows = apply_snapshot(
+        instance.updated_at = step.now
+        return apply_snapshot(
             session,
             instance,
-            snap,
+            step.snap,
             self.registry.get(instance.process_key),
-            now,
-            completed_guid=completed.task_guid if completed else None,
-            completed_by=actor,
-            fired_timer_id=fired_timer_id,
+            step.now,
+            completed_guid=step.completed.task_guid if step.completed else None,
+            completed_by=step.actor,
+            fired_timer_id=step.fired_timer_id,
         )
-        try:
-            session.flush()
-        except StaleDataError:
-            raise Conflict(
-                f"instance {instance.id} was changed by someone else; reload and try again"
-            ) from None
-        return rows
+
+    def _store_unadvanced(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+        """Store a workflow changed outside a step (cancel, migrate) and flush it."""
+        now = self.clock.now()
+        with clock_mod.using(self.clock):
+            snap = snapshot(workflow, now)
+        self._store(session, _Step(instance, None, workflow, {}, snap, now))
+        _flush_or_conflict(session, instance)
 
     def _resolve_incidents(
         self, session: Session, instance: ProcessInstance, action: dict[str, Any], now: datetime

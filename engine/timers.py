@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
@@ -37,12 +37,6 @@ class StartTimerPlan:
     fire_at: datetime
     cycles_left: int | None
     interval_seconds: float | None
-
-
-class _NoTask:
-    """Evaluate start-timer expressions with no task data (there is no instance yet)."""
-
-    data: dict = {}
 
 
 def plan_start_timers(spec: BpmnProcessSpec, script_engine, now: datetime) -> list[StartTimerPlan]:  # type: ignore[no-untyped-def]
@@ -98,11 +92,3 @@ def fire_due_timers(factory: sessionmaker[Session], engine: ProcessEngine, limit
         except OperationalError as exc:
             log.warning("timer %s skipped, database busy: %s", timer_id, exc.orig)
     return fired
-
-
-def next_fire_delay(session: Session, now: datetime) -> timedelta | None:
-    """How long until the next waiting timer; None when none waits."""
-    nxt = session.execute(
-        select(Timer.fire_at).where(Timer.status == "waiting").order_by(Timer.fire_at).limit(1)
-    ).scalar()
-    return None if nxt is None else max(nxt - now, timedelta(0))
