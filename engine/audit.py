@@ -8,19 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event as sqlalchemy_event
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from .models import AuditEvent, User
+from .models import AuditEvent, ProcessInstance, User
 
 GENESIS = "0" * 64
-_TAILS = "mutu_audit_tails"  # session.info key: chain -> (seq, hash) appended in this transaction
 SYSTEM_CHAIN = "system"
 
 
 def chain_for(instance_id: int | None) -> str:
     return SYSTEM_CHAIN if instance_id is None else f"instance:{instance_id}"
+
+
+_INSERT = insert(AuditEvent.__table__)
 
 
 def _digest(event: AuditEvent) -> str:
@@ -46,53 +47,50 @@ def record(
     kind: str,
     at: datetime,
     *,
-    instance_id: int | None = None,
+    instance: ProcessInstance | None = None,
     actor: User | None = None,
     task_guid: str | None = None,
     bpmn_id: str | None = None,
     data: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Append one event to its chain.
+) -> str:
+    """Append one event to its instance's chain, or to the system chain when there is none.
 
-    Callers hold the instance lock, so the chain's tail cannot move under us; for the
-    system chain a unique (chain, seq) turns a race into an IntegrityError, not a fork.
+    An instance's chain tail lives on its row and moves under the instance lock, so
+    appending costs no read. System events read their tail; a unique (chain, seq)
+    turns a race between two deploys into an IntegrityError, not a fork.
     """
-    chain = chain_for(instance_id)
-    tails: dict[str, tuple[int, str]] = session.info.setdefault(_TAILS, {})
-    last = tails.get(chain)
-    if last is None:
+    if instance is not None:
+        chain, seq, prev = chain_for(instance.id), instance.audit_seq + 1, instance.audit_hash
+    else:
+        chain = SYSTEM_CHAIN
         last = session.execute(
             select(AuditEvent.seq, AuditEvent.hash)
             .where(AuditEvent.chain == chain)
             .order_by(AuditEvent.seq.desc())
             .limit(1)
         ).first()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    event = AuditEvent(
-        chain=chain,
-        seq=seq,
-        instance_id=instance_id,
-        kind=kind,
-        actor_id=actor.id if actor else None,
-        actor_username=actor.username if actor else None,
-        agent_code=actor.agent_code if actor else None,
-        task_guid=task_guid,
-        bpmn_id=bpmn_id,
-        data=json.loads(json.dumps(data or {}, default=str)),
-        created_at=at,
-        prev_hash=prev,
-        hash="",
-    )
-    event.hash = _digest(event)
-    session.add(event)
-    tails[chain] = (seq, event.hash)
-    return event
-
-
-@sqlalchemy_event.listens_for(Session, "after_soft_rollback")
-def _forget_tails(session: Session, previous_transaction: object) -> None:
-    """Chain tails remembered in a rolled-back transaction are no longer true."""
-    session.info.pop(_TAILS, None)
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    values = {
+        "chain": chain,
+        "seq": seq,
+        "instance_id": instance.id if instance is not None else None,
+        "kind": kind,
+        "actor_id": actor.id if actor else None,
+        "actor_username": actor.username if actor else None,
+        "agent_code": actor.agent_code if actor else None,
+        "task_guid": task_guid,
+        "bpmn_id": bpmn_id,
+        "data": json.loads(json.dumps(data or {}, default=str)),
+        "created_at": at,
+        "prev_hash": prev,
+    }
+    values["hash"] = _digest(AuditEvent(**values))
+    # A constant INSERT on the connection: nothing reads an event back within the step,
+    # and building an ORM statement per event costs more than running it.
+    session.connection().execute(_INSERT, values)
+    if instance is not None:
+        instance.audit_seq, instance.audit_hash = seq, values["hash"]
+    return values["hash"]
 
 
 @dataclass(frozen=True)

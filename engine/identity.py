@@ -55,7 +55,7 @@ def ensure_builtin_roles(session: Session) -> dict[str, Role]:
 
 
 def get_user(session: Session, username: str) -> User:
-    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    user = session.execute(select(User).where(User.username == username)).unique().scalar_one_or_none()
     if user is None:
         raise NotFound(f"no user named {username!r}")
     if not user.active:

@@ -19,16 +19,15 @@ def _owned_by(user: User) -> Any:
     return exists().where(HumanTaskOwner.human_task_id == HumanTask.id, HumanTaskOwner.user_id == user.id)
 
 
-def _has_owners() -> Any:
-    return exists().where(HumanTaskOwner.human_task_id == HumanTask.id)
-
-
 def task_query(user: User, scope: str = "mine") -> Select[tuple[HumanTask]]:
     """Open tasks: ``mine`` (claimed by me), ``roles`` (unclaimed, open to me), ``all`` (both)."""
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
     mine = HumanTask.assignee_id == user.id
-    role_filter = [HumanTask.role_key.in_(sorted(user.role_keys)) & ~_has_owners(), _owned_by(user)]
+    role_filter = [
+        HumanTask.role_key.in_(sorted(user.role_keys)) & HumanTask.has_owners.is_(False),
+        _owned_by(user),
+    ]
     if user.is_admin:
         role_filter.append(and_(HumanTask.role_key.is_(None), HumanTask.lane.is_not(None)))
         role_filter.append(HumanTask.role_key.is_not(None))

@@ -64,7 +64,7 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    roles: Mapped[list[Role]] = relationship(secondary="user_role", lazy="selectin")
+    roles: Mapped[list[Role]] = relationship(secondary="user_role", lazy="joined")
 
     @property
     def role_keys(self) -> frozenset[str]:
@@ -99,9 +99,10 @@ class ProcessVersion(Base):
     # Deferred: the spec is parsed once per version and cached; instances never load it.
     spec_json: Mapped[str] = mapped_column(Text, deferred=True)
     source_files: Mapped[dict[str, str]] = mapped_column(JSON, deferred=True)
-    lane_roles: Mapped[dict[str, str | None]] = mapped_column(JSON)
-    forms: Mapped[dict[str, Any]] = mapped_column(JSON)
-    warnings: Mapped[list[str]] = mapped_column(JSON)
+    # Immutable per version: the engine caches them, so loading an instance skips them.
+    lane_roles: Mapped[dict[str, str | None]] = mapped_column(JSON, deferred=True)
+    forms: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
+    warnings: Mapped[list[str]] = mapped_column(JSON, deferred=True)
     startable_by: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
@@ -123,6 +124,9 @@ class ProcessInstance(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status_before_suspend: Mapped[str | None] = mapped_column(String(20))
     lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # The tail of this instance's audit chain, moved under the instance lock with each event.
+    audit_seq: Mapped[int] = mapped_column(Integer, default=0)
+    audit_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
 
     process_version: Mapped[ProcessVersion] = relationship(lazy="joined")
 
@@ -155,8 +159,9 @@ class HumanTask(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    has_owners: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    owners: Mapped[list[HumanTaskOwner]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    owners: Mapped[list[HumanTaskOwner]] = relationship(cascade="all, delete-orphan")
 
 
 class HumanTaskOwner(Base):

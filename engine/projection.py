@@ -13,8 +13,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.task import Task as SpiffTask
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .deploy import FORM_PROPERTY
 from .models import CaseRecord, HumanTask, HumanTaskOwner, ProcessInstance, Timer, User
@@ -97,6 +98,19 @@ def _timer_fire_at(task: SpiffTask) -> datetime | None:
     return TimerEventDefinition.get_datetime(details.value)
 
 
+def _waiting_timers(workflow: BpmnWorkflow) -> list[WaitingTimer]:
+    timers: list[WaitingTimer] = []
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if isinstance(definition, TimerEventDefinition):
+            fire_at = _timer_fire_at(task)
+            if fire_at is not None:
+                timers.append(
+                    WaitingTimer(str(task.id), task.task_spec.bpmn_id, task.workflow.spec.name, fire_at)
+                )
+    return timers
+
+
 def snapshot(workflow: BpmnWorkflow, now: datetime) -> Snapshot:
     """Read the workflow once for ready human tasks, waiting timers and case data."""
     ready: list[ReadyTask] = []
@@ -135,92 +149,187 @@ def snapshot(workflow: BpmnWorkflow, now: datetime) -> Snapshot:
     return Snapshot(ready, timers, case_data, workflow.completed)
 
 
+@dataclass(frozen=True)
+class Pending:
+    """Ready human tasks and waiting timers of a workflow: what its inbox and timer rows hold.
+
+    Taken from the workflow as loaded, before a step, it tells the step which rows
+    exist without reading them back (the rows always equal the loaded workflow).
+    """
+
+    ready: frozenset[str]
+    timers: dict[str, datetime]
+
+
+NOTHING_PENDING = Pending(frozenset(), {})
+
+
+def pending(workflow: BpmnWorkflow) -> Pending:
+    ready = frozenset(str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True))
+    return Pending(ready, {t.guid: t.fire_at for t in _waiting_timers(workflow)})
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """An inbox row a step created (its id, for the caller to open the next task)."""
+
+    id: int
+    task_guid: str
+    bpmn_id: str
+    name: str
+    lane: str | None
+    role_key: str | None
+
+
+# Constant statements, executed on the connection with parameters: the hot path of every
+# step, where building ORM statements cost more than the database spent running them.
+_TASKS = HumanTask.__table__
+_TASK_INSERT = insert(_TASKS).returning(_TASKS.c.id, sort_by_parameter_order=True)
+_TASK_DONE = (
+    update(_TASKS)
+    .where(_TASKS.c.id == bindparam("task_id"))
+    .values(status="completed", completed_at=bindparam("at"), completed_by_id=bindparam("by"))
+)
+_OWNER_INSERT = insert(HumanTaskOwner.__table__)
+_TIMER_INSERT = insert(Timer.__table__)
+
+
+def _expire_cached(session: Session, model: type, ident: Any) -> None:
+    """Drop a stale copy of a row just changed behind the ORM's back, if the session holds one."""
+    cached = session.identity_map.get(Session.identity_key(model, ident))
+    if cached is not None:
+        session.expire(cached)
+
+
 def apply_snapshot(
     session: Session,
     instance: ProcessInstance,
+    before: Pending,
     snap: Snapshot,
     glue: ProcessGlue,
+    lane_roles: dict[str, str | None],
     now: datetime,
-    completed_guid: str | None = None,
+    *,
+    completed: HumanTask | None = None,
     completed_by: User | None = None,
-    fired_timer_id: int | None = None,
-) -> list[HumanTask]:
-    """Write inbox rows, timer rows and the case row; return the newly created inbox rows."""
-    lane_roles = instance.process_version.lane_roles
-    open_rows = {
-        row.task_guid: row
-        for row in session.execute(
-            select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == "open")
-        ).scalars()
-    }
-    ready_by_guid = {r.guid: r for r in snap.ready}
-    for guid, row in open_rows.items():
-        if guid in ready_by_guid:
-            continue
-        row.status = "completed" if guid == completed_guid else "cancelled"
-        row.completed_at = now
-        if guid == completed_guid and completed_by is not None:
-            row.completed_by_id = completed_by.id
-    wanted_owners = {name for r in snap.ready if r.guid not in open_rows for name in r.owner_names}
-    owner_ids = (
-        dict(session.execute(select(User.username, User.id).where(User.username.in_(wanted_owners))).all())
-        if wanted_owners
-        else {}
-    )
-    created: list[HumanTask] = []
-    for ready in snap.ready:
-        if ready.guid in open_rows:
-            continue
-        row = HumanTask(
-            instance_id=instance.id,
-            task_guid=ready.guid,
-            bpmn_id=ready.bpmn_id,
-            name=ready.name,
-            process_key=ready.process_key,
-            lane=ready.lane,
-            role_key=lane_roles.get(ready.lane) if ready.lane else None,
-            assignee_id=None if ready.lane else instance.started_by_id,
-            form_ref=ready.form_ref,
-            due_at=ready.due_at,
-            status="open",
-            created_at=now,
-        )
-        row.owners = [HumanTaskOwner(user_id=owner_ids[n]) for n in ready.owner_names if n in owner_ids]
-        session.add(row)
-        created.append(row)
-
-    waiting = {
-        t.task_guid: t
-        for t in session.execute(
-            select(Timer).where(Timer.instance_id == instance.id, Timer.status == "waiting")
-        ).scalars()
-    }
-    seen: set[str] = set()
-    for timer in snap.timers:
-        seen.add(timer.guid)
-        row = waiting.get(timer.guid)
-        if row is None:
-            session.add(
-                Timer(
-                    instance_id=instance.id,
-                    process_key=timer.process_key,
-                    task_guid=timer.guid,
-                    bpmn_id=timer.bpmn_id,
-                    kind="instance",
-                    fire_at=timer.fire_at,
-                    status="waiting",
-                    created_at=now,
-                )
+) -> list[NewTask]:
+    """Write only what changed in inbox, timer and case rows; return the new inbox rows."""
+    conn = session.connection()
+    ready_now = {r.guid: r for r in snap.ready}
+    gone = set(before.ready - ready_now.keys())
+    if completed is not None and completed.task_guid in gone:
+        by = completed_by.id if completed_by else None
+        conn.execute(_TASK_DONE, {"task_id": completed.id, "at": now, "by": by})
+        # The loaded row now says what the database says, without a reload or a second UPDATE.
+        for key, value in (("status", "completed"), ("completed_at", now), ("completed_by_id", by)):
+            set_committed_value(completed, key, value)
+        gone.discard(completed.task_guid)
+    if gone:  # interrupted (boundary event) or cancelled with the instance
+        session.execute(
+            update(HumanTask)
+            .where(
+                HumanTask.instance_id == instance.id,
+                HumanTask.task_guid.in_(gone),
+                HumanTask.status == "open",
             )
-        elif row.fire_at != timer.fire_at:
-            row.fire_at = timer.fire_at
-    for guid, row in waiting.items():
-        if guid not in seen:
-            row.status = "fired" if row.id == fired_timer_id else "cancelled"
-            row.fired_at = now if row.id == fired_timer_id else row.fired_at
-
+            .values(status="cancelled", completed_at=now)
+            .execution_options(synchronize_session="evaluate")
+        )
+    fresh = [r for guid, r in ready_now.items() if guid not in before.ready]
+    created: list[NewTask] = []
+    if fresh:
+        wanted = {name for r in fresh for name in r.owner_names}
+        owner_ids = (
+            dict(session.execute(select(User.username, User.id).where(User.username.in_(wanted))).all())
+            if wanted
+            else {}
+        )
+        rows = []
+        for ready in fresh:
+            role = lane_roles.get(ready.lane) if ready.lane else None
+            rows.append(
+                {
+                    "instance_id": instance.id,
+                    "task_guid": ready.guid,
+                    "bpmn_id": ready.bpmn_id,
+                    "name": ready.name,
+                    "process_key": ready.process_key,
+                    "lane": ready.lane,
+                    "role_key": role,
+                    "assignee_id": None if ready.lane else instance.started_by_id,
+                    "form_ref": ready.form_ref,
+                    "due_at": ready.due_at,
+                    "status": "open",
+                    "created_at": now,
+                    "completed_by_id": None,
+                    "completed_at": None,
+                    "has_owners": any(n in owner_ids for n in ready.owner_names),
+                }
+            )
+        ids = conn.execute(_TASK_INSERT, rows).scalars().all()
+        owners = [
+            {"human_task_id": task_id, "user_id": owner_ids[n]}
+            for task_id, ready in zip(ids, fresh, strict=True)
+            for n in dict.fromkeys(ready.owner_names)
+            if n in owner_ids
+        ]
+        if owners:
+            conn.execute(_OWNER_INSERT, owners)
+        created = [
+            NewTask(task_id, r["task_guid"], r["bpmn_id"], r["name"], r["lane"], r["role_key"])
+            for task_id, r in zip(ids, rows, strict=True)
+        ]
+    _write_timers(session, instance, before, snap, now)
     _write_case(session, instance, snap.case_data, glue, now)
     return created
+
+
+def _write_timers(
+    session: Session, instance: ProcessInstance, before: Pending, snap: Snapshot, now: datetime
+) -> None:
+    timers_now = {t.guid: t for t in snap.timers}
+    added = [
+        {
+            "instance_id": instance.id,
+            "process_key": timer.process_key,
+            "task_guid": guid,
+            "bpmn_id": timer.bpmn_id,
+            "kind": "instance",
+            "fire_at": timer.fire_at,
+            "status": "waiting",
+            "cycles_left": None,
+            "interval_seconds": None,
+            "fired_at": None,
+            "created_at": now,
+        }
+        for guid, timer in timers_now.items()
+        if guid not in before.timers
+    ]
+    if added:
+        session.connection().execute(_TIMER_INSERT, added)
+    for guid, timer in timers_now.items():
+        if guid in before.timers and before.timers[guid] != timer.fire_at:  # a cycle moved on
+            session.execute(
+                update(Timer)
+                .where(Timer.instance_id == instance.id, Timer.task_guid == guid, Timer.status == "waiting")
+                .values(fire_at=timer.fire_at)
+                .execution_options(synchronize_session="evaluate")
+            )
+    gone = set(before.timers) - timers_now.keys()
+    if gone:  # the fired timer is already marked fired; the rest were cancelled with their task
+        session.execute(
+            update(Timer)
+            .where(Timer.instance_id == instance.id, Timer.task_guid.in_(gone), Timer.status == "waiting")
+            .values(status="cancelled")
+            .execution_options(synchronize_session="evaluate")
+        )
+
+
+_CASE_UPDATE = (
+    update(CaseRecord.__table__)
+    .where(CaseRecord.__table__.c.instance_id == bindparam("case_id"))
+    .values({c: bindparam(c) for c in (*CASE_COLUMNS, "fields", "updated_at")})
+)
 
 
 def _write_case(
@@ -230,10 +339,6 @@ def _write_case(
     glue: ProcessGlue,
     now: datetime,
 ) -> None:
-    case = session.get(CaseRecord, instance.id)
-    if case is None:
-        case = CaseRecord(instance_id=instance.id, process_key=instance.process_key, fields={})
-        session.add(case)
     values: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for column, key in glue.case_fields.items():
@@ -244,9 +349,10 @@ def _write_case(
             extra[column] = value
     if "number" not in glue.case_fields:
         values["number"] = data.get(CASE_NUMBER)  # given at start from number_format
-    for column in CASE_COLUMNS:
-        setattr(case, column, values.get(column))
+    row = {column: values.get(column) for column in CASE_COLUMNS}
     if "status" not in glue.case_fields:
-        case.status = instance.status
-    case.fields = extra
-    case.updated_at = now
+        row["status"] = instance.status
+    row.update(fields=extra, updated_at=now)
+    # A constant table-level UPDATE: an ORM-enabled one costs more to prepare than to run.
+    session.connection().execute(_CASE_UPDATE, {"case_id": instance.id, **row})
+    _expire_cached(session, CaseRecord, instance.id)

@@ -37,7 +37,7 @@ from .clock import Clock, SystemClock
 from .errors import Conflict, InvalidState, MutuError, NotAuthorized, NotFound, ScriptError
 from .forms import validate as validate_form
 from .models import CaseCounter, CaseRecord, HumanTask, Incident, ProcessInstance, ProcessVersion, Timer, User
-from .projection import CASE_NUMBER, Snapshot, apply_snapshot, snapshot
+from .projection import CASE_NUMBER, NewTask, Pending, Snapshot, apply_snapshot, pending, snapshot
 from .registry import Registry
 from .scripting import RestrictedScriptEngine
 from .spiff import FULL_SERIALIZER, SERIALIZER_VERSION, dump_state, load_state, spec_from_json
@@ -55,7 +55,7 @@ class StepResult:
 
     instance: ProcessInstance
     incident: Incident | None = None
-    new_tasks: list[HumanTask] | None = None
+    new_tasks: list[NewTask] | None = None
 
 
 @dataclass
@@ -66,10 +66,10 @@ class _Step:
     actor: User | None
     workflow: BpmnWorkflow
     action: dict[str, Any]
+    before: Pending
     snap: Snapshot
     now: datetime
     completed: HumanTask | None = None
-    fired_timer_id: int | None = None
 
 
 # What SpiffWorkflow and scripts raise for a broken diagram or data: these become incidents.
@@ -104,6 +104,7 @@ class ProcessEngine:
         self.script_engine = RestrictedScriptEngine(self.clock, script_timeout)
         self.hook = hook
         self._specs: dict[tuple[int, str], tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]] = {}
+        self._meta: dict[tuple[int, str], tuple[dict[str, str | None], dict[str, Any]]] = {}
 
     # -- deployment -------------------------------------------------------------------
 
@@ -156,6 +157,19 @@ class ProcessEngine:
             raise NotFound(f"no process {process_key!r} is deployed")
         return version
 
+    def _version_meta(
+        self, session: Session, version: ProcessVersion
+    ) -> tuple[dict[str, str | None], dict[str, Any]]:
+        """Lane -> role map and form schemas of a version, read once: versions never change."""
+        key = (version.id, version.content_hash)
+        meta = self._meta.get(key)
+        if meta is None:
+            row = session.execute(
+                select(ProcessVersion.lane_roles, ProcessVersion.forms).where(ProcessVersion.id == version.id)
+            ).one()
+            meta = self._meta[key] = (row.lane_roles, row.forms)
+        return meta
+
     def specs_for(self, version: ProcessVersion) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]:
         key = (version.id, version.content_hash)
         cached = self._specs.get(key)
@@ -184,7 +198,7 @@ class ProcessEngine:
         workflow = BpmnWorkflow(spec, subs, script_engine=self.script_engine)
         start_form = self._start_form(workflow)
         if start_form and actor is not None:
-            schema = version.forms.get(f"{process_key}/{start_form}")
+            schema = self._version_meta(session, version)[1].get(f"{process_key}/{start_form}")
             if schema is not None:
                 validate_form(schema, data)
         if via_start_timer:
@@ -209,11 +223,23 @@ class ProcessEngine:
         instance.process_version = version
         session.add(instance)
         session.flush()
+        # The case row exists from the start, so a start that ends in an incident is listed too.
+        session.add(
+            CaseRecord(
+                instance_id=instance.id,
+                process_key=process_key,
+                number=number,
+                status="running",
+                fields={},
+                updated_at=now,
+            )
+        )
+        session.flush()
         audit.record(
             session,
             "started",
             now,
-            instance_id=instance.id,
+            instance=instance,
             actor=actor,
             data={
                 "process_key": process_key,
@@ -282,7 +308,7 @@ class ProcessEngine:
             raise Conflict(f"task {row.id} ({row.bpmn_id}) is claimed by another user")
         data = dict(data or {})
         if row.form_ref:
-            schema = instance.process_version.forms.get(row.form_ref)
+            schema = self._version_meta(session, instance.process_version)[1].get(row.form_ref)
             if schema is not None:
                 validate_form(schema, data)
         workflow = self._load(instance)
@@ -313,7 +339,7 @@ class ProcessEngine:
             session,
             "claimed",
             self.clock.now(),
-            instance_id=instance.id,
+            instance=instance,
             actor=actor,
             task_guid=row.task_guid,
             bpmn_id=row.bpmn_id,
@@ -334,7 +360,7 @@ class ProcessEngine:
             session,
             "unclaimed",
             self.clock.now(),
-            instance_id=instance.id,
+            instance=instance,
             actor=actor,
             task_guid=row.task_guid,
             bpmn_id=row.bpmn_id,
@@ -353,7 +379,7 @@ class ProcessEngine:
             session,
             "assigned",
             self.clock.now(),
-            instance_id=instance.id,
+            instance=instance,
             actor=actor,
             task_guid=row.task_guid,
             bpmn_id=row.bpmn_id,
@@ -367,12 +393,13 @@ class ProcessEngine:
         if instance.status in ("completed", "cancelled"):
             raise InvalidState(f"instance {instance.id} is already {instance.status}")
         workflow = self._load(instance)
+        before = pending(workflow)
         workflow.cancel()
         now = self.clock.now()
         instance.status = "cancelled"
         instance.ended_at = now
-        self._store_unadvanced(session, instance, workflow)
-        audit.record(session, "cancelled", now, instance_id=instance.id, actor=actor, data={"reason": reason})
+        self._store_unadvanced(session, instance, workflow, before)
+        audit.record(session, "cancelled", now, instance=instance, actor=actor, data={"reason": reason})
         return instance
 
     def suspend(self, session: Session, instance_id: int, actor: User) -> ProcessInstance:
@@ -384,7 +411,7 @@ class ProcessEngine:
         instance.status = "suspended"
         self._set_case_status(session, instance)
         self._touch(instance)
-        audit.record(session, "suspended", self.clock.now(), instance_id=instance.id, actor=actor)
+        audit.record(session, "suspended", self.clock.now(), instance=instance, actor=actor)
         return instance
 
     def resume(self, session: Session, instance_id: int, actor: User) -> ProcessInstance:
@@ -396,7 +423,7 @@ class ProcessEngine:
         instance.status_before_suspend = None
         self._set_case_status(session, instance)
         self._touch(instance)
-        audit.record(session, "resumed", self.clock.now(), instance_id=instance.id, actor=actor)
+        audit.record(session, "resumed", self.clock.now(), instance=instance, actor=actor)
         return instance
 
     def retry(self, session: Session, instance_id: int, actor: User | None) -> StepResult:
@@ -430,7 +457,7 @@ class ProcessEngine:
             session,
             "retried",
             self.clock.now(),
-            instance_id=instance.id,
+            instance=instance,
             actor=actor,
             data={"incident": incident.id},
         )
@@ -461,6 +488,7 @@ class ProcessEngine:
         if target.id == instance.process_version_id:
             raise InvalidState(f"instance {instance.id} already runs version {target.version}")
         workflow = self._load(instance)
+        before = pending(workflow)
         new_spec, new_subs = self.specs_for(target)
         top_diff, sub_diffs = diff_workflow(FULL_SERIALIZER.registry, workflow, new_spec, new_subs)
         blockers = _migration_blockers(top_diff, sub_diffs)
@@ -478,12 +506,12 @@ class ProcessEngine:
         instance.process_version_id = target.id
         instance.process_version = target
         now = self.clock.now()
-        self._store_unadvanced(session, instance, workflow)
+        self._store_unadvanced(session, instance, workflow, before)
         audit.record(
             session,
             "migrated",
             now,
-            instance_id=instance.id,
+            instance=instance,
             actor=actor,
             data={"from_version": old_version, "to_version": target.version},
         )
@@ -515,7 +543,7 @@ class ProcessEngine:
             session,
             "timer_fired",
             now,
-            instance_id=instance.id,
+            instance=instance,
             task_guid=timer.task_guid,
             bpmn_id=timer.bpmn_id,
             data={"due": timer.fire_at.isoformat()},
@@ -527,7 +555,6 @@ class ProcessEngine:
             workflow,
             {"action": "timer", "timer_id": timer.id},
             lambda wf: wf.refresh_timers(),
-            fired_timer_id=timer.id,
         )
         return True
 
@@ -559,7 +586,7 @@ class ProcessEngine:
             session,
             "timer_fired",
             now,
-            instance_id=result.instance.id,
+            instance=result.instance,
             bpmn_id=timer.bpmn_id,
             data={"due": timer.fire_at.isoformat(), "start_timer": timer.id},
         )
@@ -585,13 +612,22 @@ class ProcessEngine:
         return instance
 
     def _lock_task(self, session: Session, task_id: int) -> tuple[HumanTask, ProcessInstance]:
-        instance_id = session.execute(select(HumanTask.instance_id).where(HumanTask.id == task_id)).scalar()
-        if instance_id is None:
+        """Lock a task and its instance in one statement; the loser of a race waits here."""
+        try:
+            found = session.execute(
+                select(ProcessInstance, HumanTask)
+                .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
+                .where(HumanTask.id == task_id)
+                .with_for_update(of=(ProcessInstance, HumanTask))
+                .execution_options(populate_existing=True)
+            ).first()
+        except OperationalError as exc:
+            raise Conflict(f"task {task_id} is busy; try again ({exc.orig})") from None
+        if found is None:
             raise NotFound(f"no task {task_id}")
-        instance = self._lock(session, instance_id)
-        row = session.execute(
-            select(HumanTask).where(HumanTask.id == task_id).execution_options(populate_existing=True)
-        ).scalar_one()
+        instance, row = found
+        if self.hook:
+            self.hook("locked", {"instance_id": instance.id})
         if row.status != "open":
             raise Conflict(f"task {row.id} ({row.bpmn_id}) is already {row.status}")
         return row, instance
@@ -655,10 +691,10 @@ class ProcessEngine:
         apply: Callable[[BpmnWorkflow], None],
         *,
         completed: HumanTask | None = None,
-        fired_timer_id: int | None = None,
     ) -> StepResult:
         """Run SpiffWorkflow in memory first; only a step that succeeded touches the step's rows."""
         now = self.clock.now()
+        before = pending(workflow)
         try:
             with clock_mod.using(self.clock):
                 apply(workflow)
@@ -668,7 +704,7 @@ class ProcessEngine:
             return StepResult(instance, self._record_incident(session, instance, actor, action, exc, now))
         if self.hook:
             self.hook("advanced", {"instance_id": instance.id, "action": action})
-        step = _Step(instance, actor, workflow, action, snap, now, completed, fired_timer_id)
+        step = _Step(instance, actor, workflow, action, before, snap, now, completed)
         with _conflict_guard(instance), session.no_autoflush:
             new_rows = self._write_step(session, step)
             session.flush()
@@ -676,7 +712,7 @@ class ProcessEngine:
             self.hook("written", {"instance_id": instance.id, "action": action})
         return StepResult(instance, None, new_rows)
 
-    def _write_step(self, session: Session, step: _Step) -> list[HumanTask]:
+    def _write_step(self, session: Session, step: _Step) -> list[NewTask]:
         instance, snap, now = step.instance, step.snap, step.now
         had_incident = instance.status == "incident"
         instance.status = "completed" if snap.completed else "running"
@@ -690,17 +726,17 @@ class ProcessEngine:
                 session,
                 "completed",
                 now,
-                instance_id=instance.id,
+                instance=instance,
                 actor=step.actor,
                 task_guid=step.completed.task_guid,
                 bpmn_id=step.completed.bpmn_id,
                 data={"name": step.completed.name, "data": step.action.get("data", {})},
             )
         if snap.completed:
-            audit.record(session, "instance_completed", now, instance_id=instance.id)
+            audit.record(session, "instance_completed", now, instance=instance)
         return new_rows
 
-    def _store(self, session: Session, step: _Step) -> list[HumanTask]:
+    def _store(self, session: Session, step: _Step) -> list[NewTask]:
         """Write the state and its projections; the caller flushes."""
         instance = step.instance
         instance.state_json = dump_state(step.workflow)
@@ -709,20 +745,23 @@ class ProcessEngine:
         return apply_snapshot(
             session,
             instance,
+            step.before,
             step.snap,
             self.registry.get(instance.process_key),
+            self._version_meta(session, instance.process_version)[0],
             step.now,
-            completed_guid=step.completed.task_guid if step.completed else None,
+            completed=step.completed,
             completed_by=step.actor,
-            fired_timer_id=step.fired_timer_id,
         )
 
-    def _store_unadvanced(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+    def _store_unadvanced(
+        self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, before: Pending
+    ) -> None:
         """Store a workflow changed outside a step (cancel, migrate) and flush it."""
         now = self.clock.now()
         with clock_mod.using(self.clock):
             snap = snapshot(workflow, now)
-        self._store(session, _Step(instance, None, workflow, {}, snap, now))
+        self._store(session, _Step(instance, None, workflow, {}, before, snap, now))
         _flush_or_conflict(session, instance)
 
     def _resolve_incidents(
@@ -774,7 +813,7 @@ class ProcessEngine:
             session,
             "incident",
             now,
-            instance_id=instance.id,
+            instance=instance,
             actor=actor,
             bpmn_id=element_id,
             data={"message": message, "action": action.get("action")},
@@ -836,9 +875,8 @@ def may_act(row: HumanTask, user: User) -> bool:
         return False
     if user.is_admin:
         return True
-    owners = {o.user_id for o in row.owners}
-    if owners:
-        return user.id in owners
+    if row.has_owners:
+        return any(o.user_id == user.id for o in row.owners)
     if row.lane is None:
         return row.assignee_id == user.id
     if row.role_key is None:

@@ -100,6 +100,8 @@ def upgrade() -> None:
         sa.Column("ended_at", sa.DateTime(), nullable=True),
         sa.Column("status_before_suspend", sa.String(length=20), nullable=True),
         sa.Column("lock_version", sa.Integer(), nullable=False),
+        sa.Column("audit_seq", sa.Integer(), nullable=False),
+        sa.Column("audit_hash", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(
             ["process_version_id"],
             ["process_version.id"],
@@ -187,6 +189,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("completed_by_id", sa.Integer(), nullable=True),
         sa.Column("completed_at", sa.DateTime(), nullable=True),
+        sa.Column("has_owners", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["assignee_id"],
             ["app_user.id"],
