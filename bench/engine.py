@@ -60,27 +60,35 @@ def emit(obj: dict) -> None:
     print(json.dumps(obj), flush=True)
 
 
-def baseline(reps: int) -> float:
+class Baseline:
     """Plain SpiffWorkflow in memory: deserialize, complete, run, serialize, per completion."""
-    parser = SpiffBpmnParser()
-    parser.add_bpmn_file(str(BPMN))
-    spec = parser.get_spec("bench_case")
-    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
-    times: list[float] = []
-    for _ in range(reps):
-        workflow = BpmnWorkflow(spec)
-        workflow.do_engine_steps()
-        state = serializer.serialize_json(workflow)
-        for name, data in STEPS:
-            t0 = time.perf_counter()
-            workflow = serializer.deserialize_json(state)
-            task = workflow.get_next_task(state=TaskState.READY, spec_name=name)
-            task.data.update(data)
-            task.run()
+
+    def __init__(self) -> None:
+        parser = SpiffBpmnParser()
+        parser.add_bpmn_file(str(BPMN))
+        self.spec = parser.get_spec("bench_case")
+        self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+
+    def run_cases(self, reps: int) -> list[float]:
+        times: list[float] = []
+        for _ in range(reps):
+            workflow = BpmnWorkflow(self.spec)
             workflow.do_engine_steps()
-            state = serializer.serialize_json(workflow)
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+            state = self.serializer.serialize_json(workflow)
+            for name, data in STEPS:
+                t0 = time.perf_counter()
+                workflow = self.serializer.deserialize_json(state)
+                task = workflow.get_next_task(state=TaskState.READY, spec_name=name)
+                task.data.update(data)
+                task.run()
+                workflow.do_engine_steps()
+                state = self.serializer.serialize_json(workflow)
+                times.append(time.perf_counter() - t0)
+        return times
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
 
 
 class Target:
@@ -93,9 +101,13 @@ class Target:
         self.engine = ProcessEngine(load_registry(DATA / "workflows"), ManualClock())
         with session_scope(self.sessions) as session:
             user = create_user(
-                session, "bench", "bench-pass", ["quality_control", "qmr", "team_leader", "agent"],
-                self.engine.clock.now(), agent_code="9999",
-            )  # fmt: skip
+                session,
+                "bench",
+                "bench-pass",
+                ["quality_control", "qmr", "team_leader", "agent"],
+                self.engine.clock.now(),
+                agent_code="9999",
+            )
             self.user_id = user.id
             self.engine.deploy(session, [SourceFile(BPMN.name, BPMN.read_bytes())])
 
@@ -121,16 +133,16 @@ class Target:
             self.engine.complete(session, task_id, session.get(User, self.user_id), data)
         return time.perf_counter() - t0
 
-    def run_cases(self, reps: int, steps: list[tuple[str, dict]] = STEPS) -> tuple[float, float]:
-        """Median ms per completion and per start over ``reps`` whole cases."""
+    def run_cases(self, reps: int) -> tuple[list[float], list[float]]:
+        """Seconds per completion and per start over ``reps`` whole cases."""
         completes: list[float] = []
         starts: list[float] = []
         for _ in range(reps):
             inst, elapsed = self.start()
             starts.append(elapsed)
-            for name, data in steps:
+            for name, data in STEPS:
                 completes.append(self.complete(self.task_id(inst, name), data))
-        return statistics.median(completes) * 1000, statistics.median(starts) * 1000
+        return completes, starts
 
     def fill(self, total: int) -> None:
         """Store ``total`` instances waiting at triage: copies of one real instance, inserted in bulk."""
@@ -193,55 +205,79 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, 10,000 instances")
     args = parser.parse_args()
-    reps = 15 if args.quick else 60
+    rounds = 5 if args.quick else 12
+    per_round = 3 if args.quick else 5
     big = 10_000 if args.quick else 100_000
     small = 1_000
 
-    base_ms = baseline(reps * 2)
-    emit({"measure": "baseline_in_memory", "ms_per_completion": round(base_ms, 3)})
-
-    summary: dict[str, object] = {"baseline_ms": round(base_ms, 3), "quick": args.quick}
     with tempfile.TemporaryDirectory() as tmp:
-        target = Target(f"sqlite:///{tmp}/bench.sqlite3")
-        target.run_cases(3)  # warm caches
-        sqlite_ms, sqlite_start = target.run_cases(reps)
+        # Baseline and databases take turns, round by round, so that a slow moment of the
+        # machine weighs on both sides of each ratio alike.
+        base = Baseline()
+        targets = {"sqlite": Target(f"sqlite:///{tmp}/bench.sqlite3")}
+        pg = postgres_url()
+        if pg is not None:
+            targets["postgres"] = Target(pg)
+        samples: dict[str, list[float]] = {"baseline": []}
+        starts: dict[str, list[float]] = {}
+        base.run_cases(2)
+        for target in targets.values():
+            target.run_cases(2)  # warm caches
+        for _ in range(rounds):
+            samples["baseline"] += base.run_cases(per_round * 2)
+            for name, target in targets.items():
+                done, begun = target.run_cases(per_round)
+                samples.setdefault(name, []).extend(done)
+                starts.setdefault(name, []).extend(begun)
+        base_ms = median_ms(samples["baseline"])
+        emit({"measure": "baseline_in_memory", "ms_per_completion": round(base_ms, 3)})
+        summary: dict[str, object] = {"baseline_ms": round(base_ms, 3), "quick": args.quick}
+        for name in ("sqlite", "postgres"):
+            if name not in targets:
+                summary.update({f"{name}_ms": None, f"{name}_ratio": None})
+                continue
+            ms, start_ms = median_ms(samples[name]), median_ms(starts[name])
+            emit({"measure": name, "ms_per_completion": round(ms, 3), "ms_per_start": round(start_ms, 3)})
+            summary.update(
+                {
+                    f"{name}_ms": round(ms, 3),
+                    f"{name}_ratio": round(ms / base_ms, 3),
+                    f"{name}_start_ms": round(start_ms, 3),
+                }
+            )
+        if "postgres" in targets:
+            targets.pop("postgres").close()
+
+        sqlite = targets["sqlite"]
+        scale: dict[int, list[float]] = {small: [], big: []}
+        sqlite.fill(small)
+        scale[small] += sqlite.run_cases(rounds * per_round)[0]
         emit(
             {
-                "measure": "sqlite",
-                "ms_per_completion": round(sqlite_ms, 3),
-                "ms_per_start": round(sqlite_start, 3),
+                "measure": "sqlite_scale",
+                "instances": sqlite.count(),
+                "ms_per_completion": round(median_ms(scale[small]), 3),
             }
         )
-        summary.update(sqlite_ms=round(sqlite_ms, 3), sqlite_ratio=round(sqlite_ms / base_ms, 3),
-                       sqlite_start_ms=round(sqlite_start, 3))  # fmt: skip
-
-        target.fill(small)
-        at_small, _ = target.run_cases(reps)
-        emit(
-            {"measure": "sqlite_scale", "instances": target.count(), "ms_per_completion": round(at_small, 3)}
-        )
         t0 = time.perf_counter()
-        target.fill(big)
-        emit({"measure": "fill", "instances": target.count(), "seconds": round(time.perf_counter() - t0, 1)})
-        at_big, _ = target.run_cases(reps)
-        emit({"measure": "sqlite_scale", "instances": target.count(), "ms_per_completion": round(at_big, 3)})
-        summary.update(scale_small_ms=round(at_small, 3), scale_big_ms=round(at_big, 3),
-                       scale_instances=big, scale_ratio=round(at_big / at_small, 3))  # fmt: skip
-        target.close()
-
-    pg = postgres_url()
-    if pg is not None:
-        target = Target(pg)
-        target.run_cases(3)
-        pg_ms, pg_start = target.run_cases(reps)
+        sqlite.fill(big)
+        emit({"measure": "fill", "instances": sqlite.count(), "seconds": round(time.perf_counter() - t0, 1)})
+        scale[big] += sqlite.run_cases(rounds * per_round)[0]
         emit(
-            {"measure": "postgres", "ms_per_completion": round(pg_ms, 3), "ms_per_start": round(pg_start, 3)}
+            {
+                "measure": "sqlite_scale",
+                "instances": sqlite.count(),
+                "ms_per_completion": round(median_ms(scale[big]), 3),
+            }
         )
-        summary.update(postgres_ms=round(pg_ms, 3), postgres_ratio=round(pg_ms / base_ms, 3),
-                       postgres_start_ms=round(pg_start, 3))  # fmt: skip
-        target.close()
-    else:
-        summary.update(postgres_ms=None, postgres_ratio=None)
+        at_small, at_big = median_ms(scale[small]), median_ms(scale[big])
+        summary.update(
+            scale_small_ms=round(at_small, 3),
+            scale_big_ms=round(at_big, 3),
+            scale_instances=big,
+            scale_ratio=round(at_big / at_small, 3),
+        )
+        sqlite.close()
     emit(summary)
 
 

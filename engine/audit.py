@@ -24,22 +24,27 @@ def chain_for(instance_id: int | None) -> str:
 _INSERT = insert(AuditEvent.__table__)
 
 
-def _digest(event: AuditEvent) -> str:
+def _digest(values: dict[str, Any]) -> str:
+    """Hash an event's fields (column name -> value) together with the hash before it."""
     body = {
-        "chain": event.chain,
-        "seq": event.seq,
-        "instance_id": event.instance_id,
-        "kind": event.kind,
-        "actor": event.actor_username,
-        "agent_code": event.agent_code,
-        "task": event.task_guid,
-        "bpmn_id": event.bpmn_id,
-        "data": event.data,
-        "at": event.created_at.isoformat(),
-        "prev": event.prev_hash,
+        "chain": values["chain"],
+        "seq": values["seq"],
+        "instance_id": values["instance_id"],
+        "kind": values["kind"],
+        "actor": values["actor_username"],
+        "agent_code": values["agent_code"],
+        "task": values["task_guid"],
+        "bpmn_id": values["bpmn_id"],
+        "data": values["data"],
+        "at": values["created_at"].isoformat(),
+        "prev": values["prev_hash"],
     }
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _event_values(event: AuditEvent) -> dict[str, Any]:
+    return {c.key: getattr(event, c.key) for c in AuditEvent.__table__.columns}
 
 
 def record(
@@ -84,7 +89,7 @@ def record(
         "created_at": at,
         "prev_hash": prev,
     }
-    values["hash"] = _digest(AuditEvent(**values))
+    values["hash"] = _digest(values)
     # A constant INSERT on the connection: nothing reads an event back within the step,
     # and building an ORM statement per event costs more than running it.
     session.connection().execute(_INSERT, values)
@@ -121,7 +126,7 @@ def verify(session: Session, chain: str | None = None) -> list[BrokenLink]:
             reason = f"expected event #{expected_seq}; an event is missing"
         elif event.prev_hash != prev_hash:
             reason = "does not point at the hash of the event before it"
-        elif _digest(event) != event.hash:
+        elif _digest(_event_values(event)) != event.hash:
             reason = "its content does not match its hash (altered)"
         if reason:
             broken.append(BrokenLink(event.chain, event.seq, event.id, reason))

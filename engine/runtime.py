@@ -25,9 +25,10 @@ from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit
@@ -71,6 +72,21 @@ class _Step:
     now: datetime
     completed: HumanTask | None = None
 
+
+# Built once: constructing these per call cost more than running them.
+_LOCK_INSTANCE = (
+    select(ProcessInstance)
+    .where(ProcessInstance.id == bindparam("instance_id"))
+    .with_for_update(of=ProcessInstance)
+    .execution_options(populate_existing=True)
+)
+_LOCK_TASK = (
+    select(ProcessInstance, HumanTask)
+    .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
+    .where(HumanTask.id == bindparam("task_id"))
+    .with_for_update(of=(ProcessInstance, HumanTask))
+    .execution_options(populate_existing=True)
+)
 
 # What SpiffWorkflow and scripts raise for a broken diagram or data: these become incidents.
 # Database and programming errors of our own are not caught and reach the edge.
@@ -597,12 +613,7 @@ class ProcessEngine:
 
     def _lock(self, session: Session, instance_id: int) -> ProcessInstance:
         try:
-            instance = session.execute(
-                select(ProcessInstance)
-                .where(ProcessInstance.id == instance_id)
-                .with_for_update(of=ProcessInstance)
-                .execution_options(populate_existing=True)
-            ).scalar_one_or_none()
+            instance = session.execute(_LOCK_INSTANCE, {"instance_id": instance_id}).scalar_one_or_none()
         except OperationalError as exc:
             raise Conflict(f"instance {instance_id} is busy; try again ({exc.orig})") from None
         if instance is None:
@@ -614,13 +625,7 @@ class ProcessEngine:
     def _lock_task(self, session: Session, task_id: int) -> tuple[HumanTask, ProcessInstance]:
         """Lock a task and its instance in one statement; the loser of a race waits here."""
         try:
-            found = session.execute(
-                select(ProcessInstance, HumanTask)
-                .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
-                .where(HumanTask.id == task_id)
-                .with_for_update(of=(ProcessInstance, HumanTask))
-                .execution_options(populate_existing=True)
-            ).first()
+            found = session.execute(_LOCK_TASK, {"task_id": task_id}).first()
         except OperationalError as exc:
             raise Conflict(f"task {task_id} is busy; try again ({exc.orig})") from None
         if found is None:
@@ -707,6 +712,7 @@ class ProcessEngine:
         step = _Step(instance, actor, workflow, action, before, snap, now, completed)
         with _conflict_guard(instance), session.no_autoflush:
             new_rows = self._write_step(session, step)
+            _write_instance(session, instance)
             session.flush()
         if self.hook:
             self.hook("written", {"instance_id": instance.id, "action": action})
@@ -837,6 +843,43 @@ def _conflict_guard(instance: ProcessInstance) -> Iterator[None]:
         if isinstance(exc, OperationalError) and "locked" not in str(exc.orig):
             raise
         raise Conflict(f"instance {instance_id} was changed by someone else; reload and try again") from None
+
+
+_INSTANCE_COLUMNS = (
+    "process_version_id",
+    "status",
+    "state_json",
+    "serializer_version",
+    "updated_at",
+    "ended_at",
+    "status_before_suspend",
+    "audit_seq",
+    "audit_hash",
+)
+_INSTANCE_TABLE = ProcessInstance.__table__
+_INSTANCE_UPDATE = (
+    update(_INSTANCE_TABLE)
+    .where(
+        _INSTANCE_TABLE.c.id == bindparam("row_id"),
+        _INSTANCE_TABLE.c.lock_version == bindparam("expected_version"),
+    )
+    .values({c: bindparam(c) for c in (*_INSTANCE_COLUMNS, "lock_version")})
+)
+
+
+def _write_instance(session: Session, instance: ProcessInstance) -> None:
+    """Write a step's instance row with one constant UPDATE, checking lock_version ourselves.
+
+    The ORM's versioned flush does the same check but costs more than the database
+    takes to run it; afterwards the loaded object is marked clean with the new values.
+    """
+    expected = inspect(instance).attrs.lock_version.loaded_value
+    values = {c: getattr(instance, c) for c in _INSTANCE_COLUMNS}
+    params = {**values, "row_id": instance.id, "expected_version": expected, "lock_version": expected + 1}
+    if session.connection().execute(_INSTANCE_UPDATE, params).rowcount != 1:
+        raise StaleDataError(f"instance {instance.id} changed since it was read")
+    for column, value in (*values.items(), ("lock_version", expected + 1)):
+        set_committed_value(instance, column, value)
 
 
 def _flush_or_conflict(session: Session, instance: ProcessInstance) -> None:
