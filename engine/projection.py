@@ -98,55 +98,51 @@ def _timer_fire_at(task: SpiffTask) -> datetime | None:
     return TimerEventDefinition.get_datetime(details.value)
 
 
-def _waiting_timers(workflow: BpmnWorkflow) -> list[WaitingTimer]:
+def _walk(workflow: BpmnWorkflow) -> tuple[list[SpiffTask], list[WaitingTimer], list[SpiffTask]]:
+    """One walk over the task tree: ready human tasks, waiting timers, every ready or waiting task."""
+    ready: list[SpiffTask] = []
     timers: list[WaitingTimer] = []
-    for task in workflow.get_tasks(state=TaskState.WAITING):
-        definition = getattr(task.task_spec, "event_definition", None)
-        if isinstance(definition, TimerEventDefinition):
+    live: list[SpiffTask] = []
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+        live.append(task)
+        spec = task.task_spec
+        if task.state == TaskState.READY:
+            if spec.manual:
+                ready.append(task)
+        elif isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
             fire_at = _timer_fire_at(task)
             if fire_at is not None:
-                timers.append(
-                    WaitingTimer(str(task.id), task.task_spec.bpmn_id, task.workflow.spec.name, fire_at)
-                )
-    return timers
+                timers.append(WaitingTimer(str(task.id), spec.bpmn_id, task.workflow.spec.name, fire_at))
+    return ready, timers, live
+
+
+def _ready_task(task: SpiffTask, now: datetime) -> ReadyTask:
+    spec = task.task_spec
+    owning = task.workflow.spec.name
+    form = _properties(task).get(FORM_PROPERTY)
+    lane = getattr(spec, "lane", None)
+    owners = (task.data.get(LANE_OWNERS) or {}).get(lane, []) if lane else []
+    return ReadyTask(
+        guid=str(task.id),
+        bpmn_id=spec.bpmn_id,
+        name=spec.bpmn_name or spec.bpmn_id,
+        process_key=owning,
+        lane=lane,
+        form_ref=f"{owning}/{form}" if form else None,
+        due_at=_due_at(task, now),
+        owner_names=[str(o) for o in owners] if isinstance(owners, list | tuple) else [str(owners)],
+    )
 
 
 def snapshot(workflow: BpmnWorkflow, now: datetime) -> Snapshot:
     """Read the workflow once for ready human tasks, waiting timers and case data."""
-    ready: list[ReadyTask] = []
-    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
-        spec = task.task_spec
-        owning = task.workflow.spec.name
-        form = _properties(task).get(FORM_PROPERTY)
-        lane = getattr(spec, "lane", None)
-        owners = (task.data.get(LANE_OWNERS) or {}).get(lane, []) if lane else []
-        ready.append(
-            ReadyTask(
-                guid=str(task.id),
-                bpmn_id=spec.bpmn_id,
-                name=spec.bpmn_name or spec.bpmn_id,
-                process_key=owning,
-                lane=lane,
-                form_ref=f"{owning}/{form}" if form else None,
-                due_at=_due_at(task, now),
-                owner_names=[str(o) for o in owners] if isinstance(owners, list | tuple) else [str(owners)],
-            )
-        )
-    timers: list[WaitingTimer] = []
-    for task in workflow.get_tasks(state=TaskState.WAITING):
-        definition = getattr(task.task_spec, "event_definition", None)
-        if isinstance(definition, TimerEventDefinition):
-            fire_at = _timer_fire_at(task)
-            if fire_at is not None:
-                timers.append(
-                    WaitingTimer(str(task.id), task.task_spec.bpmn_id, task.workflow.spec.name, fire_at)
-                )
+    ready, timers, live = _walk(workflow)
     case_data: dict[str, Any] = {}
-    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+    for task in live:
         case_data.update(task.data)
     if workflow.last_task is not None:
         case_data.update(workflow.last_task.data)
-    return Snapshot(ready, timers, case_data, workflow.completed)
+    return Snapshot([_ready_task(t, now) for t in ready], timers, case_data, workflow.completed)
 
 
 @dataclass(frozen=True)
@@ -161,12 +157,9 @@ class Pending:
     timers: dict[str, datetime]
 
 
-NOTHING_PENDING = Pending(frozenset(), {})
-
-
 def pending(workflow: BpmnWorkflow) -> Pending:
-    ready = frozenset(str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True))
-    return Pending(ready, {t.guid: t.fire_at for t in _waiting_timers(workflow)})
+    ready, timers, _live = _walk(workflow)
+    return Pending(frozenset(str(t.id) for t in ready), {t.guid: t.fire_at for t in timers})
 
 
 @dataclass(frozen=True)
