@@ -873,13 +873,18 @@ def _write_instance(session: Session, instance: ProcessInstance) -> None:
     The ORM's versioned flush does the same check but costs more than the database
     takes to run it; afterwards the loaded object is marked clean with the new values.
     """
-    expected = inspect(instance).attrs.lock_version.loaded_value
+    state = inspect(instance)
+    expected = state.attrs.lock_version.loaded_value
     values = {c: getattr(instance, c) for c in _INSTANCE_COLUMNS}
     params = {**values, "row_id": instance.id, "expected_version": expected, "lock_version": expected + 1}
     if session.connection().execute(_INSTANCE_UPDATE, params).rowcount != 1:
         raise StaleDataError(f"instance {instance.id} changed since it was read")
     for column, value in (*values.items(), ("lock_version", expected + 1)):
         set_committed_value(instance, column, value)
+    if not any(attr.history.has_changes() for attr in state.attrs):
+        # Nothing of it is left unwritten: mark it clean, as the ORM does after a flush,
+        # or every later flush in this transaction would sift through it for nothing.
+        state._commit_all(state.dict, session.identity_map)
 
 
 def _flush_or_conflict(session: Session, instance: ProcessInstance) -> None:
