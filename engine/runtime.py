@@ -453,6 +453,8 @@ class ProcessEngine:
         action = incident.pending_action
         workflow = self._load(instance)
         completed: HumanTask | None = None
+        if action["action"] == "timer":
+            self._set_timer(session, action["timer_id"], "waiting", "fired", self.clock.now())
         if action["action"] == "complete":
             completed = session.execute(
                 select(HumanTask).where(
@@ -513,10 +515,12 @@ class ProcessEngine:
                 f"instance {instance.id} cannot move to version {target.version}: " + "; ".join(blockers)
             )
         with clock_mod.using(self.clock):
-            migrate_workflow(top_diff, workflow, new_spec)
+            # Reset ready tasks only: waiting timers keep their due time, so moving a case
+            # to a fixed version never restarts its deadlines.
+            migrate_workflow(top_diff, workflow, new_spec, reset_mask=TaskState.READY)
             for sub_id, sub_diff in sub_diffs.items():
                 sub = workflow.subprocesses[sub_id]
-                migrate_workflow(sub_diff, sub, new_subs[sub.spec.name])
+                migrate_workflow(sub_diff, sub, new_subs[sub.spec.name], reset_mask=TaskState.READY)
             workflow.subprocess_specs = new_subs
         old_version = instance.process_version.version
         instance.process_version_id = target.id
@@ -545,15 +549,8 @@ class ProcessEngine:
         instance = self._lock(session, timer.instance_id)
         if instance.status != "running":
             return False  # suspended or in incident: fires after resume or retry
-        claimed = session.execute(
-            update(Timer)
-            .where(Timer.id == timer.id, Timer.status == "waiting")
-            .values(status="fired", fired_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if claimed != 1:
+        if self._set_timer(session, timer.id, "waiting", "fired", now) != 1:
             return False
-        session.refresh(timer)
         workflow = self._load(instance)
         audit.record(
             session,
@@ -564,7 +561,7 @@ class ProcessEngine:
             bpmn_id=timer.bpmn_id,
             data={"due": timer.fire_at.isoformat()},
         )
-        self._advance(
+        result = self._advance(
             session,
             instance,
             None,
@@ -572,7 +569,20 @@ class ProcessEngine:
             {"action": "timer", "timer_id": timer.id},
             lambda wf: wf.refresh_timers(),
         )
+        if result.incident is not None:
+            # The workflow still waits on this timer: keep its row armed. The scheduler
+            # skips instances with an incident, and retry claims the row again.
+            self._set_timer(session, timer.id, "fired", "waiting", None)
         return True
+
+    @staticmethod
+    def _set_timer(session: Session, timer_id: int, old: str, new: str, at: datetime | None) -> int:
+        return session.execute(
+            update(Timer)
+            .where(Timer.id == timer_id, Timer.status == old)
+            .values(status=new, fired_at=at)
+            .execution_options(synchronize_session="evaluate")
+        ).rowcount
 
     def _fire_start_timer(self, session: Session, timer: Timer, now: datetime) -> bool:
         values: dict[str, Any]

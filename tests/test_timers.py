@@ -141,3 +141,50 @@ def test_start_cycle_timer_starts_instances_periodically(session, engine, clock)
     # Redeploying the same content keeps the schedule; a change replans it.
     engine.deploy(session, [SourceFile("monthly.bpmn", CYCLE.encode())])
     assert session.execute(select(func.count()).select_from(Timer).where(Timer.kind == "start")).scalar() == 1
+
+
+FRAGILE = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="f_defs" targetNamespace="http://mutu.example/bpmn">
+  <bpmn:process id="fragile" name="Fragile escalation" isExecutable="true">
+    <bpmn:startEvent id="f_start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="work" name="Work"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:boundaryEvent id="late" attachedToRef="work" cancelActivity="true">
+      <bpmn:outgoing>f3</bpmn:outgoing>
+      <bpmn:timerEventDefinition id="late_def"><bpmn:timeDuration>"P1D"</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:scriptTask id="escalate_calc" name="Escalate"><bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing>
+      <bpmn:script>{script}</bpmn:script></bpmn:scriptTask>
+    <bpmn:userTask id="escalated" name="Escalated"><bpmn:incoming>f4</bpmn:incoming><bpmn:outgoing>f5</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="f_end"><bpmn:incoming>f2</bpmn:incoming><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="f_start" targetRef="work" />
+    <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="f_end" />
+    <bpmn:sequenceFlow id="f3" sourceRef="late" targetRef="escalate_calc" />
+    <bpmn:sequenceFlow id="f4" sourceRef="escalate_calc" targetRef="escalated" />
+    <bpmn:sequenceFlow id="f5" sourceRef="escalated" targetRef="f_end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_timer_whose_step_fails_stays_armed_until_retried(session, engine, people, clock):
+    engine.deploy(session, [SourceFile("fragile.bpmn", FRAGILE.format(script="level = 1 / 0").encode())])
+    inst = engine.start(session, "fragile", people.qc).instance
+    [timer] = waiting_timers(session, inst)
+    clock.advance(timedelta(days=2))
+    assert engine.fire_timer(session, timer.id) is True
+    session.refresh(timer)
+    assert inst.status == "incident" and timer.status == "waiting"  # re-armed, not lost
+    assert engine.fire_timer(session, timer.id) is False  # the scheduler leaves an incident alone
+    assert [t.bpmn_id for t in open_tasks(session, inst.id)] == ["work"]
+    # The QMR fixes the script in a new version, moves the case and retries.
+    engine.deploy(session, [SourceFile("fragile.bpmn", FRAGILE.format(script="level = 1").encode())])
+    due = timer.fire_at
+    engine.migrate(session, inst.id, people.qmr)
+    session.refresh(timer)
+    assert timer.fire_at == due  # moving to the fixed version does not restart the deadline
+    assert engine.retry(session, inst.id, people.qmr).incident is None
+    session.refresh(timer)
+    assert timer.status == "fired" and inst.status == "running"
+    assert [t.bpmn_id for t in open_tasks(session, inst.id)] == ["escalated"]
+    assert_inbox_matches(session, engine, inst)
