@@ -13,7 +13,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.task import Task as SpiffTask
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -194,6 +194,23 @@ def _expire_cached(session: Session, model: type, ident: Any) -> None:
         session.expire(cached)
 
 
+def _owner_ids(session: Session, wanted: set[str]) -> dict[str, int]:
+    """Resolve lane owners named by username or by agent code (manual 8.5.2) to user ids."""
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(User.username, User.agent_code, User.id).where(
+            User.active.is_(True), or_(User.username.in_(wanted), User.agent_code.in_(wanted))
+        )
+    ).all()
+    found: dict[str, int] = {}
+    for username, agent_code, user_id in rows:
+        found[username] = user_id
+        if agent_code:
+            found[agent_code] = user_id
+    return found
+
+
 def apply_snapshot(
     session: Session,
     instance: ProcessInstance,
@@ -231,12 +248,7 @@ def apply_snapshot(
     fresh = [r for guid, r in ready_now.items() if guid not in before.ready]
     created: list[NewTask] = []
     if fresh:
-        wanted = {name for r in fresh for name in r.owner_names}
-        owner_ids = (
-            dict(session.execute(select(User.username, User.id).where(User.username.in_(wanted))).all())
-            if wanted
-            else {}
-        )
+        owner_ids = _owner_ids(session, {name for r in fresh for name in r.owner_names})
         rows = []
         for ready in fresh:
             role = lane_roles.get(ready.lane) if ready.lane else None

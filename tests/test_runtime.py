@@ -142,6 +142,15 @@ def test_lane_owners_name_users_for_a_lane(session, engine, deployed, people):
     engine.complete(session, ack.id, people.agent2, {})
 
 
+def test_lane_owners_may_name_an_agent_by_login_code(session, engine, deployed, people):
+    inst = start_review(session, engine, people)
+    engine.complete(session, task_by_bpmn(session, inst.id, "raise").id, people.qc, RAISE)
+    triage = task_by_bpmn(session, inst.id, "triage")
+    engine.complete(session, triage.id, people.qmr, {"valid": True, "lane_owners": {"Agent": ["1002"]}})
+    ack = task_by_bpmn(session, inst.id, "acknowledge")
+    assert [o.user_id for o in ack.owners] == [people.agent2.id]
+
+
 def test_start_needs_a_startable_role(session, engine, deployed, people):
     with pytest.raises(NotAuthorized, match="may not start"):
         engine.start(session, "review", people.agent, {})
