@@ -102,6 +102,7 @@ def main(ctx: click.Context) -> None:
     """Mutu: BPMN processes of the quality system."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("spiff").setLevel(logging.WARNING)  # every task state change, at INFO
     ctx.obj = Ctx()
 
 
@@ -390,15 +391,17 @@ def demo() -> None:
 
 @command(demo, "load")
 def demo_load(obj: Ctx, as_json: bool) -> None:
-    """Create the demo accounts (password mutu-demo) that do not exist yet; never wipes anything."""
-    from .demo import load_demo_users
+    """Create demo accounts (password mutu-demo) and cases where none exist; never wipes anything."""
+    from .demo import load_demo_cases, load_demo_users
 
     rt = obj.runtime
     with session_scope(rt.sessions) as session:
         created = load_demo_users(session, rt.engine.clock)
-    _emit(
-        as_json, {"created": created}, f"demo users created: {', '.join(created) or 'none (already there)'}"
-    )
+    with session_scope(rt.sessions) as session:
+        cases = load_demo_cases(session, rt.engine)
+    text = f"demo users created: {', '.join(created) or 'none (already there)'}"
+    text += f"; demo cases started: {len(cases)}"
+    _emit(as_json, {"created": created, "cases": cases}, text)
 
 
 @command(main, "settings")

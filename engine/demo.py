@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from .clock import Clock
 from .identity import create_user
-from .models import User
+from .models import HumanTask, ProcessInstance, ProcessVersion, User
+from .runtime import ProcessEngine
 
 DEMO_PASSWORD = "mutu-demo"
 
@@ -41,8 +42,115 @@ def load_demo_users(session: Session, clock: Clock) -> list[str]:
     for spec in DEMO_USERS:
         if spec["username"] in existing:
             continue
-        create_user(session, spec["username"], DEMO_PASSWORD, spec["roles"], clock.now(),
-                    agent_code=spec["agent_code"], online_name=spec.get("online_name"),
-                    full_name=spec["full_name"], site=spec["site"])  # fmt: skip
+        create_user(
+            session,
+            spec["username"],
+            DEMO_PASSWORD,
+            spec["roles"],
+            clock.now(),
+            agent_code=spec["agent_code"],
+            online_name=spec.get("online_name"),
+            full_name=spec["full_name"],
+            site=spec["site"],
+        )
         created.append(spec["username"])
     return created
+
+
+# Demo cases: (reporter, start data, steps as (bpmn id, username, form data)).
+_NC_REPORT = {
+    "source": "tapping",
+    "service": "147",
+    "site": "Bandung",
+    "agent_code": "10001",
+    "description": "Agen memberi informasi tarif IndiHome yang sudah tidak berlaku",
+}
+DEMO_CASES: list[tuple[str, str, dict, list[tuple[str, str, dict]]]] = [
+    ("nonconformity", "qc", _NC_REPORT, []),
+    (
+        "nonconformity",
+        "qc.bogor",
+        {
+            "source": "mystery_shopping",
+            "service": "108",
+            "site": "Bogor",
+            "agent_code": "10002",
+            "description": "Salam pembuka tidak sesuai SOP pada panggilan mystery shopping",
+        },
+        [("nc_triage", "qmr", {"is_nonconformity": True, "impact": "rendah", "repeated": False})],
+    ),
+    (
+        "nonconformity",
+        "qc.semarang",
+        {
+            "source": "kpi_analysis",
+            "service": "indihome_digital",
+            "site": "Semarang",
+            "agent_code": "",
+            "description": "Waktu tanggap media digital melampaui target KPI bulan ini",
+        },
+        [
+            ("nc_triage", "qmr", {"is_nonconformity": True, "impact": "sedang", "repeated": True}),
+            ("nc_contain", "teamlead", {"correction": "Penambahan agen pada jam sibuk"}),
+            (
+                "nc_rca",
+                "teamlead",
+                {
+                    "method": "fishbone",
+                    "fishbone_categories": ["manusia", "metode"],
+                    "root_cause": "Jadwal shift tidak mengikuti pola beban",
+                },
+            ),
+            (
+                "nc_plan",
+                "teamlead",
+                {
+                    "actions": [
+                        {"action": "Susun ulang jadwal shift", "owner": "teamlead", "due_date": "2026-12-15"}
+                    ]
+                },
+            ),
+        ],
+    ),
+    (
+        "nonconformity",
+        "qc.malang",
+        {
+            "source": "customer_complaint",
+            "service": "147",
+            "site": "Malang",
+            "agent_code": "",
+            "description": "Keluhan pelanggan: panggilan diputus sebelum masalah selesai",
+        },
+        [
+            (
+                "nc_triage",
+                "qmr",
+                {"is_nonconformity": False, "rejection_reason": "Gangguan jaringan, bukan layanan"},
+            )
+        ],
+    ),
+]
+
+
+def load_demo_cases(session: Session, engine: ProcessEngine) -> list[int]:
+    """Start the demo cases of each deployed process that has no case yet; return their ids."""
+    deployed = set(session.execute(select(ProcessVersion.process_key).distinct()).scalars())
+    used = set(session.execute(select(ProcessInstance.process_key).distinct()).scalars())
+    users = {u.username: u for u in session.execute(select(User)).unique().scalars()}
+    started: list[int] = []
+    for key, reporter, data, steps in DEMO_CASES:
+        if key not in deployed or key in used:
+            continue
+        instance = engine.start(session, key, users[reporter], dict(data)).instance
+        for bpmn_id, username, form in steps:
+            task = session.execute(
+                select(HumanTask).where(
+                    HumanTask.instance_id == instance.id,
+                    HumanTask.bpmn_id == bpmn_id,
+                    HumanTask.status == "open",
+                )
+            ).scalar_one()
+            engine.complete(session, task.id, users[username], form)
+        started.append(instance.id)
+    return started
