@@ -20,6 +20,7 @@ from engine.migrate import upgrade
 from engine.models import User
 from engine.registry import load_registry
 from engine.runtime import ProcessEngine
+from tests.scenario import library  # noqa: F401 - a fixture for every scenario module
 
 DATA = Path(__file__).parent / "data"
 PG_URL = os.environ.get("MUTU_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -45,19 +46,27 @@ def require_postgres() -> None:
         pytest.skip(why)
 
 
-def committed_postgres_url() -> str:
-    """A second database for tests that really commit, so they never disturb the rolled-back ones."""
+def scratch_postgres_url(kind: str) -> str:
+    """A database of this test run's own (named by process id), so parallel runs never collide."""
     url = make_url(PG_URL)
-    name = f"{url.database}_committed"
+    name = f"{url.database}_{kind}_{os.getpid()}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        if not conn.execute(text("select 1 from pg_database where datname = :n"), {"n": name}).first():
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return url.set(database=name).render_as_string(hide_password=False)
 
 
-def reset_postgres(url: str = PG_URL) -> None:
+def drop_postgres(url: str) -> None:
+    name = make_url(url).database
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def reset_postgres(url: str) -> None:
     eng = create_engine(url, isolation_level="AUTOCOMMIT")
     with eng.connect() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -77,11 +86,20 @@ def sqlite_db(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
 @pytest.fixture(scope="session")
 def postgres_db():  # type: ignore[no-untyped-def]
     require_postgres()
-    reset_postgres()
-    eng = make_engine(PG_URL)
+    url = scratch_postgres_url("suite")
+    eng = make_engine(url)
     upgrade(eng)
     yield eng
     eng.dispose()
+    drop_postgres(url)
+
+
+@pytest.fixture(scope="session")
+def committed_postgres_url():  # type: ignore[no-untyped-def]
+    require_postgres()
+    url = scratch_postgres_url("committed")
+    yield url
+    drop_postgres(url)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -153,6 +171,8 @@ class People:
     agent2: User
     director: User
     admin: User
+    client: User
+    ops: User
 
 
 def make_people(session: Session) -> People:
@@ -164,6 +184,8 @@ def make_people(session: Session) -> People:
         agent2=make_user(session, "agent2", "agent", agent_code="1002"),
         director=make_user(session, "director", "director", agent_code="5001"),
         admin=make_user(session, "admin", "admin"),
+        client=make_user(session, "client", "client_liaison"),
+        ops=make_user(session, "ops", "operations_manager", agent_code="6001"),
     )
 
 
@@ -197,8 +219,7 @@ class CommittedDb:
 def committed_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CommittedDb]:
     """A database whose transactions really commit (threads, subprocesses, the scheduler)."""
     if request.param == "postgres":
-        require_postgres()
-        url = committed_postgres_url()
+        url = request.getfixturevalue("committed_postgres_url")
         reset_postgres(url)
     else:
         url = f"sqlite:///{tmp_path / 'committed.sqlite3'}"

@@ -10,17 +10,10 @@ from datetime import timedelta
 
 import pytest
 
-from engine.deploy import read_sources
 from engine.errors import NotAuthorized, ValidationFailed
-from engine.models import CaseRecord, ProcessInstance
-from engine.registry import load_registry
-from engine.runtime import ProcessEngine
-from engine.timers import due_timer_ids
-from tests import flow_coverage
-from tests.flow_coverage import ROOT
-from tests.helpers import assert_inbox_matches, open_tasks, task_by_bpmn
+from tests.helpers import task_by_bpmn
+from tests.scenario import Case, assert_full_coverage
 
-FLOWS = flow_coverage.diagram_flows("nonconformity.bpmn", "nonconformity")
 REPORT = {
     "source": "tapping",
     "service": "147",
@@ -31,53 +24,25 @@ REPORT = {
 }
 
 
-@pytest.fixture
-def nc(session, clock):  # type: ignore[no-untyped-def]
-    engine = ProcessEngine(load_registry(ROOT / "workflows"), clock, script_timeout=1.0)
-    engine.deploy(session, read_sources([ROOT / "bpmn"], 5_000_000))
-    return engine
-
-
-class Case:
-    """One nonconformity moving through the engine, checked after every step."""
-
+class NcCase(Case):
     def __init__(self, session, engine, people, report=REPORT):  # type: ignore[no-untyped-def]
-        self.session, self.engine, self.people = session, engine, people
-        result = engine.start(session, "nonconformity", people.qc, dict(report))
-        assert result.incident is None, result.incident and result.incident.message
-        self.instance = result.instance
+        super().__init__(session, engine, "nonconformity", people.qc, report)
+        self.people = people
 
-    def do(self, bpmn_id: str, user, data=None):  # type: ignore[no-untyped-def]
-        task = task_by_bpmn(self.session, self.instance.id, bpmn_id)
-        result = self.engine.complete(self.session, task.id, user, data or {})
-        assert result.incident is None, result.incident and result.incident.message
-        assert_inbox_matches(self.session, self.engine, self.instance)
-        return task
-
-    def open(self) -> list[str]:
-        return sorted(t.bpmn_id for t in open_tasks(self.session, self.instance.id))
-
-    def wait(self, delta: timedelta) -> None:
-        """Let time pass and fire what fell due, as the scheduler would."""
-        self.engine.clock.advance(delta)
-        for timer_id in due_timer_ids(self.session, self.engine.clock.now(), 100):
-            self.engine.fire_timer(self.session, timer_id)
-        assert_inbox_matches(self.session, self.engine, self.instance)
-
-    def case(self) -> CaseRecord:
-        self.session.expire_all()
-        return self.session.get(CaseRecord, self.instance.id)
-
-    def finish(self) -> None:
-        workflow = self.engine._load(self.session.get(ProcessInstance, self.instance.id))
-        flow_coverage.record("nonconformity", FLOWS, workflow)
+    def finish(self) -> None:  # type: ignore[override]
+        super().finish("nonconformity.bpmn")
 
 
-def triage_major(case: Case) -> None:
+@pytest.fixture
+def nc(library):  # type: ignore[no-untyped-def]
+    return library
+
+
+def triage_major(case: NcCase) -> None:
     case.do("nc_triage", case.people.qmr, {"is_nonconformity": True, "impact": "sedang", "repeated": False})
 
 
-def plan_and_approve(case: Case, returned_first: bool = False) -> None:
+def plan_and_approve(case: NcCase, returned_first: bool = False) -> None:
     p = case.people
     case.do(
         "nc_rca",
@@ -103,7 +68,7 @@ def plan_and_approve(case: Case, returned_first: bool = False) -> None:
 
 
 def test_not_a_nonconformity_is_closed_with_reason(session, nc, people):
-    case = Case(session, nc, people)
+    case = NcCase(session, nc, people)
     assert case.case().number == "NC-2026-0001" and case.case().status == "Triase"
     assert case.open() == ["nc_triage"]
     case.do(
@@ -116,7 +81,7 @@ def test_not_a_nonconformity_is_closed_with_reason(session, nc, people):
 
 
 def test_major_finding_closed_after_effective_verification(session, nc, people):
-    case = Case(session, nc, people)
+    case = NcCase(session, nc, people)
     with pytest.raises(ValidationFailed) as info:  # a reason, impact and recurrence are needed
         case.do("nc_triage", people.qmr, {"is_nonconformity": True})
     assert set(info.value.errors) == {"impact", "repeated"}
@@ -149,7 +114,7 @@ def test_major_finding_closed_after_effective_verification(session, nc, people):
 
 
 def test_returned_plan_reminder_overdue_and_reopening(session, nc, people):
-    case = Case(session, nc, people, {**REPORT, "agent_code": ""})
+    case = NcCase(session, nc, people, {**REPORT, "agent_code": ""})
     case.do("nc_triage", people.qmr, {"is_nonconformity": True, "impact": "rendah", "repeated": True})
     assert case.case().severity == "major"  # low impact but repeated
     assert case.open() == ["nc_contain"]  # no agent involved: nobody to acknowledge
@@ -180,7 +145,7 @@ def test_returned_plan_reminder_overdue_and_reopening(session, nc, people):
 
 
 def test_director_decides_when_the_qmr_does_not_follow_up(session, nc, people):
-    case = Case(session, nc, people, {**REPORT, "agent_code": ""})
+    case = NcCase(session, nc, people, {**REPORT, "agent_code": ""})
     case.do("nc_triage", people.qmr, {"is_nonconformity": True, "impact": "tinggi", "repeated": False})
     assert case.case().severity == "critical"
     case.do("nc_contain", people.tl, {"correction": "Penghentian sementara informasi promo"})
@@ -200,14 +165,11 @@ def test_director_decides_when_the_qmr_does_not_follow_up(session, nc, people):
 
 
 def test_case_numbers_are_gap_free_per_year(session, nc, people):
-    numbers = [Case(session, nc, people).case().number for _ in range(3)]
+    numbers = [NcCase(session, nc, people).case().number for _ in range(3)]
     assert numbers == ["NC-2026-0001", "NC-2026-0002", "NC-2026-0003"]
     nc.clock.advance(timedelta(days=365))
-    assert Case(session, nc, people).case().number == "NC-2027-0001"
+    assert NcCase(session, nc, people).case().number == "NC-2027-0001"
 
 
 def test_every_flow_of_the_nonconformity_diagram_is_taken():
-    taken = flow_coverage.TAKEN["nonconformity"]
-    missing = sorted(set(FLOWS.values()) - taken)
-    print(f"\nnonconformity flow coverage: {len(taken)}/{len(FLOWS)} ({100 * len(taken) / len(FLOWS):.0f}%)")
-    assert missing == [], f"flows never taken: {missing}"
+    assert_full_coverage("nonconformity.bpmn", "nonconformity")
