@@ -173,6 +173,7 @@ class People:
     admin: User
     client: User
     ops: User
+    procurement: User
 
 
 def make_people(session: Session) -> People:
@@ -186,6 +187,7 @@ def make_people(session: Session) -> People:
         admin=make_user(session, "admin", "admin"),
         client=make_user(session, "client", "client_liaison"),
         ops=make_user(session, "ops", "operations_manager", agent_code="6001"),
+        procurement=make_user(session, "procurement", "procurement", agent_code="7001"),
     )
 
 

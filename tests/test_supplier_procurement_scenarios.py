@@ -1,0 +1,152 @@
+"""Supplier evaluation and procurement end to end (manual 8.4); every flow of its diagram taken."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.scenario import Case, assert_full_coverage
+
+REQUEST = {
+    "resource_type": "infrastructure",
+    "specification": "20 unit headset noise-cancelling untuk agen 147",
+    "quantity": 20,
+    "estimated_value": 45_000_000,
+    "pks_reference": "PKS 2025 lampiran 3",
+    "site": "Bandung",
+}
+RECEIVED = {"received_on": "2026-01-20", "delivery_note": "BA-0117"}
+
+
+class SpCase(Case):
+    def __init__(self, session, engine, people, request=REQUEST):  # type: ignore[no-untyped-def]
+        super().__init__(session, engine, "supplier_procurement", people.ops, request)
+        self.people = people
+
+    def approve(self) -> None:
+        self.do("sp_approve", self.people.ops, {"request_approved": True})
+        self.do("sp_coordinate", self.people.procurement, {"corporate_reference": "PROC-CORP-2026-011"})
+
+    def finish(self) -> None:  # type: ignore[override]
+        super().finish("supplier_procurement.bpmn")
+
+
+def test_rejected_request_ends_at_once(session, library, people):
+    case = SpCase(session, library, people)
+    assert case.case().number == "PR-2026-0001"
+    case.do(
+        "sp_approve", people.ops, {"request_approved": False, "approval_note": "Anggaran tahun ini habis"}
+    )
+    assert case.instance.status == "completed"
+    case.finish()
+
+
+def test_small_purchase_from_an_approved_supplier(session, library, people):
+    case = SpCase(session, library, people)
+    case.approve()
+    assert case.case().fields["procurement_method"] == "po"
+    case.do(
+        "sp_choose",
+        people.procurement,
+        {"supplier_name": "PT Audio Nusantara", "on_approved_list": True, "supplier_score": 82},
+    )
+    assert case.open() == ["sp_po"]
+    case.do("sp_po", people.procurement, {"po_number": "PO-2026-0042", "po_date": "2026-01-06"})
+    case.do("sp_receipt", people.procurement, RECEIVED)
+    assert case.open() == ["sp_check_infra"]
+    case.do(
+        "sp_check_infra",
+        people.ops,
+        {"verification_passed": True, "quality_score": 90, "findings": "Sesuai spesifikasi"},
+    )
+    case.do("sp_register", people.ops, {"register_number": "AST-BDG-0931"})
+    assert case.instance.status == "completed"
+    assert case.case().fields["supplier_score"] == 86 and case.case().status == "Selesai: diterima"
+    case.finish()
+
+
+def test_large_people_order_by_tender_with_new_supplier_refused_on_receipt(session, library, people):
+    case = SpCase(
+        session,
+        library,
+        people,
+        {
+            **REQUEST,
+            "resource_type": "people",
+            "specification": "30 agen outsourcing",
+            "estimated_value": 900_000_000,
+        },
+    )
+    case.approve()
+    assert case.case().fields["procurement_method"] == "tender"
+    case.do(
+        "sp_choose",
+        people.procurement,
+        {"supplier_name": "PT Baru Jaya", "on_approved_list": False, "supplier_score": 0},
+    )
+    assert case.open() == ["sp_evaluate"]
+    case.do(
+        "sp_evaluate",
+        people.director,
+        {"supplier_score": 60, "audit_passed": True, "evaluation_note": "Skor kurang"},
+    )
+    assert case.open() == ["sp_choose"]  # below the tender minimum of 75: choose again
+    case.do(
+        "sp_choose",
+        people.procurement,
+        {"supplier_name": "PT Insan Prima", "on_approved_list": False, "supplier_score": 0},
+    )
+    case.do(
+        "sp_evaluate",
+        people.director,
+        {"supplier_score": 80, "audit_passed": True, "evaluation_note": "Memenuhi"},
+    )
+    assert case.open() == ["sp_tender"]
+    case.do(
+        "sp_tender",
+        people.procurement,
+        {
+            "bids": [{"bidder": "PT Insan Prima", "amount": 850_000_000, "score": 84}],
+            "recommended_supplier": "PT Insan Prima",
+        },
+    )
+    case.do("sp_award", people.director, {"supplier_name": "PT Insan Prima", "award_note": "Skor tertinggi"})
+    case.do("sp_receipt", people.procurement, RECEIVED)
+    assert case.open() == ["sp_check_people"]  # people are checked for competence by a team leader
+    case.do(
+        "sp_check_people",
+        people.tl,
+        {
+            "verification_passed": False,
+            "quality_score": 40,
+            "findings": "12 dari 30 agen tidak lulus uji produk",
+        },
+    )
+    case.do(
+        "sp_car",
+        people.procurement,
+        {"car_number": "SCAR-2026-003", "car_description": "Ganti 12 agen yang tidak lulus"},
+    )
+    assert case.instance.status == "completed"
+    assert case.case().fields["supplier_score"] == 60 and case.case().status == "Selesai: ditolak"
+    case.finish()
+
+
+@pytest.mark.parametrize(
+    "resource_type, value, method",
+    [
+        ("service", 300_000_000, "tender"),
+        ("infrastructure", 300_000_000, "po"),
+        ("service", 200_000_000, "po"),
+        ("people", 500_000_001, "tender"),
+    ],
+)
+def test_procurement_method_table(session, library, people, resource_type, value, method):
+    case = SpCase(
+        session, library, people, {**REQUEST, "resource_type": resource_type, "estimated_value": value}
+    )
+    case.approve()
+    assert case.case().fields["procurement_method"] == method
+
+
+def test_every_flow_of_the_supplier_procurement_diagram_is_taken():
+    assert_full_coverage("supplier_procurement.bpmn", "supplier_procurement")
