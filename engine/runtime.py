@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -35,7 +37,7 @@ from . import audit
 from . import clock as clock_mod
 from . import deploy as deploy_mod
 from .clock import Clock, SystemClock
-from .errors import Conflict, InvalidState, MutuError, NotAuthorized, NotFound, ScriptError
+from .errors import Conflict, InvalidState, MutuError, NotAuthorized, NotFound, ScriptError, ValidationFailed
 from .forms import validate as validate_form
 from .models import CaseCounter, CaseRecord, HumanTask, Incident, ProcessInstance, ProcessVersion, Timer, User
 from .projection import CASE_NUMBER, NewTask, Pending, Snapshot, apply_snapshot, pending, snapshot
@@ -88,10 +90,18 @@ _LOCK_TASK = (
     .execution_options(populate_existing=True)
 )
 
+
+class MessageUndelivered(MutuError):
+    """A thrown message no deployed process receives, or whose payload its start refuses."""
+
+    code = "message_undelivered"
+
+
 # What SpiffWorkflow and scripts raise for a broken diagram or data: these become incidents.
 # Database and programming errors of our own are not caught and reach the edge.
 _ENGINE_ERRORS = (
     SpiffWorkflowException,
+    MessageUndelivered,
     ScriptError,
     ArithmeticError,
     LookupError,
@@ -203,7 +213,7 @@ class ProcessEngine:
         actor: User | None,
         data: dict[str, Any] | None = None,
         *,
-        via_start_timer: bool = False,
+        validate: bool = False,
     ) -> StepResult:
         """Start the latest version of ``process_key`` as ``actor`` (None: the scheduler)."""
         version = self.latest_version(session, process_key)
@@ -213,12 +223,11 @@ class ProcessEngine:
         spec, subs = self.specs_for(version)
         workflow = BpmnWorkflow(spec, subs, script_engine=self.script_engine)
         start_form = self._start_form(workflow)
-        if start_form and actor is not None:
+        if start_form and (actor is not None or validate):
             schema = self._version_meta(session, version)[1].get(f"{process_key}/{start_form}")
             if schema is not None:
                 validate_form(schema, data)
-        if via_start_timer:
-            self._mark_start_timer_fired(workflow)
+        self._pass_timer_start(workflow)
         now = self.clock.now()
         glue = self.registry.get(process_key)
         number = self._next_number(session, process_key, glue.number_format, now)
@@ -284,14 +293,19 @@ class ProcessEngine:
         return None
 
     @staticmethod
-    def _mark_start_timer_fired(workflow: BpmnWorkflow) -> None:
-        """Let the timer start event pass once: the scheduler already waited for it.
+    def _pass_timer_start(workflow: BpmnWorkflow) -> None:
+        """Let a timer start event pass at once: a start, by hand or by the scheduler, means now.
 
-        A cycle start event would otherwise repeat inside this one instance; the
-        start-timer row repeats by starting new instances instead.
+        The start-timer row is what repeats, by starting new instances; left alone, a cycle
+        start event would repeat inside this one instance, and a manual start would wait.
         """
         for task in workflow.get_tasks():
-            if isinstance(task.task_spec, StartEvent) and task.workflow is workflow:
+            definition = getattr(task.task_spec, "event_definition", None)
+            if (
+                isinstance(task.task_spec, StartEvent)
+                and isinstance(definition, TimerEventDefinition)
+                and task.workflow is workflow
+            ):
                 task._set_internal_data(event_fired=True)
                 if not task.children:  # cycle start events predict no children
                     for output in task.task_spec.outputs:
@@ -606,7 +620,6 @@ class ProcessEngine:
             timer.process_key,
             None,
             {"started_by_timer": timer.bpmn_id},
-            via_start_timer=True,
         )
         audit.record(
             session,
@@ -715,10 +728,20 @@ class ProcessEngine:
                 apply(workflow)
                 workflow.do_engine_steps()
                 snap = snapshot(workflow, now)
+            messages = workflow.get_events()  # thrown, and caught by nobody in this instance
+            started = self._deliver(session, instance, messages)
         except _ENGINE_ERRORS as exc:
             return StepResult(instance, self._record_incident(session, instance, actor, action, exc, now))
         if self.hook:
             self.hook("advanced", {"instance_id": instance.id, "action": action})
+        for target in started:
+            audit.record(
+                session,
+                "message_sent",
+                now,
+                instance=instance,
+                data={"process_key": target.process_key, "instance_id": target.id},
+            )
         step = _Step(instance, actor, workflow, action, before, snap, now, completed)
         with _conflict_guard(instance), session.no_autoflush:
             new_rows = self._write_step(session, step)
@@ -727,6 +750,28 @@ class ProcessEngine:
         if self.hook:
             self.hook("written", {"instance_id": instance.id, "action": action})
         return StepResult(instance, None, new_rows)
+
+    def _deliver(self, session: Session, sender: ProcessInstance, events: list[Any]) -> list[ProcessInstance]:
+        """Start the deployed process a thrown message names, with its payload as start data.
+
+        Each start runs in a savepoint: a message no process receives, or a payload its
+        start form refuses, raises here and becomes an incident on the sender instead.
+        """
+        started: list[ProcessInstance] = []
+        for event in events:
+            name = getattr(event.event_definition, "name", None)
+            if not isinstance(event.event_definition, MessageEventDefinition):
+                continue
+            payload = event.payload if isinstance(event.payload, dict) else {"payload": event.payload}
+            data = {**payload, "raised_by": {"process_key": sender.process_key, "instance_id": sender.id}}
+            try:
+                with session.begin_nested():
+                    started.append(self.start(session, name, None, data, validate=True).instance)
+            except NotFound:
+                raise MessageUndelivered(f"no deployed process receives message {name!r}") from None
+            except ValidationFailed as exc:
+                raise MessageUndelivered(f"message {name!r} does not fit its start form: {exc}") from None
+        return started
 
     def _write_step(self, session: Session, step: _Step) -> list[NewTask]:
         instance, snap, now = step.instance, step.snap, step.now

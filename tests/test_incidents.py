@@ -141,3 +141,60 @@ def test_script_results_reach_the_gateway(session, engine, people):
     inst, _fill, result = run_to_script(session, engine, people, "total = sum([amount, 1, 2])", {"amount": 1})
     assert result.incident is None
     assert task_by_bpmn(session, inst.id, "small")
+
+
+THROWER = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="t_defs" targetNamespace="http://mutu.example/bpmn">
+  <bpmn:message id="t_msg" name="{target}" />
+  <bpmn:process id="thrower" name="Thrower" isExecutable="true">
+    <bpmn:startEvent id="t_start"><bpmn:outgoing>t1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="t_fill" name="Fill"><bpmn:incoming>t1</bpmn:incoming><bpmn:outgoing>t2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:sendTask id="t_send" name="Send" messageRef="t_msg">
+      <bpmn:extensionElements><spiffworkflow:messagePayload>{{"note": note}}</spiffworkflow:messagePayload></bpmn:extensionElements>
+      <bpmn:incoming>t2</bpmn:incoming><bpmn:outgoing>t3</bpmn:outgoing>
+    </bpmn:sendTask>
+    <bpmn:endEvent id="t_end"><bpmn:incoming>t3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="t1" sourceRef="t_start" targetRef="t_fill" />
+    <bpmn:sequenceFlow id="t2" sourceRef="t_fill" targetRef="t_send" />
+    <bpmn:sequenceFlow id="t3" sourceRef="t_send" targetRef="t_end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_a_message_nobody_receives_is_an_incident_and_starts_nothing(session, engine, people):
+    from engine.models import ProcessInstance
+
+    engine.deploy(session, [SourceFile("thrower.bpmn", THROWER.format(target="ghost").encode())])
+    inst = engine.start(session, "thrower", people.qc).instance
+    result = engine.complete(
+        session, task_by_bpmn(session, inst.id, "t_fill").id, people.qc, {"note": "hello"}
+    )
+    assert (
+        result.incident is not None
+        and "no deployed process receives message 'ghost'" in result.incident.message
+    )
+    assert session.execute(select(ProcessInstance.process_key)).scalars().all() == ["thrower"]
+    assert task_by_bpmn(session, inst.id, "t_fill")  # still at its last wait state
+
+
+def test_a_message_named_after_a_process_starts_it_with_the_payload(session, engine, people):
+    from engine.models import ProcessInstance
+    from tests.test_deploy import mini
+
+    engine.deploy(session, [SourceFile("thrower.bpmn", THROWER.format(target="mini").encode()), mini()])
+    inst = engine.start(session, "thrower", people.qc).instance
+    result = engine.complete(
+        session, task_by_bpmn(session, inst.id, "t_fill").id, people.qc, {"note": "hello"}
+    )
+    assert result.incident is None and result.instance.status == "completed"
+    [started] = session.execute(
+        select(ProcessInstance).where(ProcessInstance.process_key == "mini")
+    ).scalars()
+    workflow = engine._load(started)
+    [task] = [t for t in workflow.get_tasks() if t.task_spec.bpmn_id == "mini_task"]
+    assert task.data["note"] == "hello" and task.data["raised_by"] == {
+        "process_key": "thrower",
+        "instance_id": inst.id,
+    }
