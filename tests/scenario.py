@@ -33,6 +33,13 @@ class Case:
         assert result.incident is None, result.incident and result.incident.message
         self.instance = result.instance
 
+    @classmethod
+    def adopt(cls, session, engine, instance):  # type: ignore[no-untyped-def]
+        """Follow a case that something else started (a timer, a message)."""
+        case = cls.__new__(cls)
+        case.session, case.engine, case.process_key, case.instance = session, engine, instance.process_key, instance
+        return case
+
     def do(self, bpmn_id: str, user, data=None):  # type: ignore[no-untyped-def]
         task = task_by_bpmn(self.session, self.instance.id, bpmn_id)
         result = self.engine.complete(self.session, task.id, user, data or {})

@@ -150,3 +150,49 @@ def test_procurement_method_table(session, library, people, resource_type, value
 
 def test_every_flow_of_the_supplier_procurement_diagram_is_taken():
     assert_full_coverage("supplier_procurement.bpmn", "supplier_procurement")
+
+
+def test_approved_suppliers_are_reevaluated_every_six_months(session, library, people, clock):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from engine.models import ProcessInstance, Timer
+
+    [timer] = session.execute(
+        select(Timer).where(Timer.process_key == "supplier_reevaluation", Timer.kind == "start")
+    ).scalars()
+    clock.set(timer.fire_at + timedelta(minutes=1))
+    assert library.fire_timer(session, timer.id)
+    [inst] = session.execute(
+        select(ProcessInstance).where(ProcessInstance.process_key == "supplier_reevaluation")
+    ).scalars()
+    case = Case.__new__(Case)
+    case.session, case.engine, case.process_key, case.instance = (
+        session,
+        library,
+        "supplier_reevaluation",
+        inst,
+    )
+    evaluations = {
+        "evaluations": [
+            {"supplier_name": "PT Audio Nusantara", "score": 88, "decision": "keep"},
+            {"supplier_name": "PT Baru Jaya", "score": 41, "decision": "remove"},
+        ]
+    }
+    case.do("sr_evaluate", people.procurement, evaluations)
+    case.do(
+        "sr_review", people.qmr, {"review_approved": False, "review_comments": "Lengkapi skor PT Insan Prima"}
+    )
+    evaluations["evaluations"].append(
+        {"supplier_name": "PT Insan Prima", "score": 66, "decision": "probation"}
+    )
+    case.do("sr_evaluate", people.procurement, evaluations)
+    case.do("sr_review", people.qmr, {"review_approved": True})
+    assert inst.status == "completed"
+    assert case.case().fields == {"removed": ["PT Baru Jaya"], "on_probation": ["PT Insan Prima"]}
+    case.finish("supplier_reevaluation.bpmn")
+
+
+def test_every_flow_of_the_supplier_reevaluation_diagram_is_taken():
+    assert_full_coverage("supplier_reevaluation.bpmn", "supplier_reevaluation")
