@@ -130,6 +130,65 @@ DEMO_CASES: list[tuple[str, str, dict, list[tuple[str, str, dict]]]] = [
             )
         ],
     ),
+    (
+        "requirement_change",
+        "client",
+        {
+            "change_type": "product",
+            "service": "147",
+            "pks_clause": "Pasal 5 ayat 2",
+            "answer_days": 14,
+            "description": "Penambahan informasi paket IndiHome baru pada layanan 147",
+            "requested_effective_date": "2027-01-15",
+        },
+        [
+            (
+                "rc_confirm",
+                "qmr",
+                {"change_confirmed": True, "confirmation_note": "Dikonfirmasi dalam rapat bulanan"},
+            ),
+            (
+                "rc_review_product",
+                "qmr",
+                {"requirements_defined": True, "product_notes": "Spesifikasi paket lengkap"},
+            ),
+        ],
+    ),
+    (
+        "supplier_procurement",
+        "ops",
+        {
+            "resource_type": "infrastructure",
+            "specification": "20 unit headset noise-cancelling untuk agen 147",
+            "quantity": 20,
+            "estimated_value": 45000000,
+            "pks_reference": "PKS 2025 lampiran 3",
+            "site": "Bandung",
+        },
+        [
+            ("sp_approve", "ops", {"request_approved": True}),
+            ("sp_coordinate", "procurement", {"corporate_reference": "PROC-CORP-2026-011"}),
+        ],
+    ),
+    (
+        "release_monitoring",
+        "qc",
+        {},
+        [
+            (
+                "rm_plan",
+                "qc",
+                {
+                    "site": "Bandung",
+                    "service": "147",
+                    "period": "2026-11",
+                    "pass_mark": 80,
+                    "sampled_agents": [{"agent_code": "10001", "online_name": "Dewi-147"}],
+                },
+            )
+        ],
+    ),
+    ("supplier_reevaluation", "procurement", {}, []),
 ]
 
 

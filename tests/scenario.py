@@ -37,7 +37,12 @@ class Case:
     def adopt(cls, session, engine, instance):  # type: ignore[no-untyped-def]
         """Follow a case that something else started (a timer, a message)."""
         case = cls.__new__(cls)
-        case.session, case.engine, case.process_key, case.instance = session, engine, instance.process_key, instance
+        case.session, case.engine, case.process_key, case.instance = (
+            session,
+            engine,
+            instance.process_key,
+            instance,
+        )
         return case
 
     def do(self, bpmn_id: str, user, data=None):  # type: ignore[no-untyped-def]

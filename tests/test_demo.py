@@ -25,13 +25,37 @@ def test_demo_users_and_cases_load_once(session, clock):
     assert {spec["site"] for spec in DEMO_USERS} >= {"Bogor", "Bandung", "Semarang", "Malang"}
 
     started = load_demo_cases(session, engine)
-    assert len(started) == 4
+    assert len(started) == 8
+    per_process = dict(
+        session.execute(
+            select(ProcessInstance.process_key, func.count()).group_by(ProcessInstance.process_key)
+        ).all()
+    )
+    assert per_process == {
+        "nonconformity": 4,
+        "requirement_change": 1,
+        "supplier_procurement": 1,
+        "release_monitoring": 1,
+        "supplier_reevaluation": 1,
+    }
     statuses = dict(
         session.execute(select(ProcessInstance.status, func.count()).group_by(ProcessInstance.status)).all()
     )
-    assert statuses == {"running": 3, "completed": 1}
+    assert statuses == {"running": 7, "completed": 1}
     open_steps = set(session.execute(select(HumanTask.bpmn_id).where(HumanTask.status == "open")).scalars())
-    assert open_steps == {"nc_triage", "nc_contain", "nc_acknowledge", "nc_approve"}
+    assert open_steps == {
+        "nc_triage",
+        "nc_contain",
+        "nc_acknowledge",
+        "nc_approve",
+        "rc_review_pks",
+        "rc_review_ops",
+        "sp_choose",
+        "rm_tapping",
+        "rm_mystery",
+        "rm_propper",
+        "sr_evaluate",
+    }
 
     assert load_demo_users(session, clock) == []
     assert load_demo_cases(session, engine) == []
