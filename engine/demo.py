@@ -5,12 +5,14 @@ Loading is idempotent: existing accounts and everything users entered are left a
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .clock import Clock
 from .identity import create_user
-from .models import HumanTask, ProcessInstance, ProcessVersion, User
+from .models import HumanTask, ProcessInstance, ProcessVersion, Supplier, User
 from .runtime import ProcessEngine
 
 DEMO_PASSWORD = "mutu-demo"
@@ -192,11 +194,34 @@ DEMO_CASES: list[tuple[str, str, dict, list[tuple[str, str, dict]]]] = [
 ]
 
 
+DEMO_SUPPLIERS = [("PT Audio Nusantara", 84), ("PT Insan Prima Outsourcing", 78), ("CV Jaringan Andalan", 71)]
+
+
+def load_demo_suppliers(session: Session, now: datetime) -> list[str]:
+    """Approved suppliers with scores for the register, unless it already has suppliers."""
+    if session.execute(select(Supplier.id).limit(1)).first() is not None:
+        return []
+    for name, score in DEMO_SUPPLIERS:
+        session.add(
+            Supplier(
+                name=name,
+                approved=True,
+                score=score,
+                evaluated_at=now,
+                deliveries=0,
+                valid_until=now + timedelta(days=365),
+                updated_at=now,
+            )
+        )
+    return [name for name, _ in DEMO_SUPPLIERS]
+
+
 def load_demo_cases(session: Session, engine: ProcessEngine) -> list[int]:
     """Start the demo cases of each deployed process that has no case yet; return their ids."""
     deployed = set(session.execute(select(ProcessVersion.process_key).distinct()).scalars())
     used = set(session.execute(select(ProcessInstance.process_key).distinct()).scalars())
     users = {u.username: u for u in session.execute(select(User)).unique().scalars()}
+    load_demo_suppliers(session, engine.clock.now())
     started: list[int] = []
     for key, reporter, data, steps in DEMO_CASES:
         if key not in deployed or key in used:

@@ -99,8 +99,8 @@ def _element_id(node: etree._Element) -> str | None:
 def _check_ids(name: str, root: etree._Element, problems: list[Problem]) -> None:
     seen: set[str] = set()
     for node in root.iter():
-        if not isinstance(node.tag, str):
-            continue
+        if not isinstance(node.tag, str) or etree.QName(node).namespace == NS["spiffworkflow"]:
+            continue  # spiffworkflow extension "ids" (service parameters) are names, not element ids
         ident = node.get("id")
         if ident is None:
             continue
@@ -243,7 +243,26 @@ def _collect(
     return lane_roles, forms
 
 
-def check(files: list[SourceFile], registry: Registry) -> tuple[list[_Parsed], list[Problem]]:
+def _check_services(
+    name: str, root: etree._Element, services: frozenset[str], problems: list[Problem]
+) -> None:
+    for op in root.iterfind(
+        ".//bpmn:serviceTask/bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS
+    ):
+        if op.get("id") not in services:
+            known = ", ".join(sorted(services)) or "none"
+            problems.append(
+                Problem(
+                    name,
+                    _element_id(op.getparent()),
+                    f"no service operator {op.get('id')!r} (known: {known})",
+                )
+            )
+
+
+def check(
+    files: list[SourceFile], registry: Registry, services: frozenset[str] = frozenset()
+) -> tuple[list[_Parsed], list[Problem]]:
     """Parse and check a bundle; raise DeployError with every problem, else return what to publish."""
     problems: list[Problem] = []
     warnings: list[Problem] = []
@@ -262,6 +281,7 @@ def check(files: list[SourceFile], registry: Registry) -> tuple[list[_Parsed], l
         _check_ids(source.name, root, problems)
         if kind == "bpmn":
             _check_bpmn(source.name, root, problems, warnings)
+            _check_services(source.name, root, services, problems)
         roots.append((source, root, kind))
     if problems:
         raise DeployError(problems)
@@ -334,13 +354,14 @@ def deploy(
     registry: Registry,
     now: datetime,
     actor: User | None = None,
+    services: frozenset[str] = frozenset(),
 ) -> tuple[DeployResult, dict[int, tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]]]:
     """Publish new versions of every changed process in ``files``; identical content is reused.
 
     Returns:
         The result, and the parsed specs of the new versions by version id (for the cache).
     """
-    parsed, warnings = check(files, registry)
+    parsed, warnings = check(files, registry, services)
     sources = {f.name: f.content.decode("utf-8") for f in files}
     result = DeployResult(warnings=warnings)
     fresh: dict[int, tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]] = {}

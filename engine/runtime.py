@@ -43,6 +43,7 @@ from .models import CaseCounter, CaseRecord, HumanTask, Incident, ProcessInstanc
 from .projection import CASE_NUMBER, NewTask, Pending, Snapshot, apply_snapshot, pending, snapshot
 from .registry import Registry
 from .scripting import RestrictedScriptEngine
+from .services import ServiceRegistry, default_services
 from .spiff import FULL_SERIALIZER, SERIALIZER_VERSION, dump_state, load_state, spec_from_json
 from .timers import StartTimerPlan, plan_start_timers
 
@@ -123,11 +124,13 @@ class ProcessEngine:
         zone: ZoneInfo | None = None,
         script_timeout: float = 2.0,
         hook: Hook | None = None,
+        services: ServiceRegistry | None = None,
     ) -> None:
         self.registry = registry
         self.clock = clock or SystemClock()
         self.zone = zone or ZoneInfo("Asia/Jakarta")
-        self.script_engine = RestrictedScriptEngine(self.clock, script_timeout)
+        self.services = services if services is not None else default_services()
+        self.script_engine = RestrictedScriptEngine(self.clock, script_timeout, self.services)
         self.hook = hook
         self._specs: dict[tuple[int, str], tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]] = {}
         self._meta: dict[tuple[int, str], tuple[dict[str, str | None], dict[str, Any]]] = {}
@@ -139,7 +142,7 @@ class ProcessEngine:
     ) -> deploy_mod.DeployResult:
         """Publish changed processes as new versions and (re)plan their start timers."""
         now = self.clock.now()
-        result, fresh = deploy_mod.deploy(session, files, self.registry, now, actor)
+        result, fresh = deploy_mod.deploy(session, files, self.registry, now, actor, self.services.names())
         for version in result.created:
             self._specs[(version.id, version.content_hash)] = fresh[version.id]
             spec, _subs = fresh[version.id]
@@ -724,7 +727,7 @@ class ProcessEngine:
         now = self.clock.now()
         before = pending(workflow)
         try:
-            with clock_mod.using(self.clock):
+            with clock_mod.using(self.clock), self.services.bound(session, now):
                 apply(workflow)
                 workflow.do_engine_steps()
                 snap = snapshot(workflow, now)

@@ -27,6 +27,7 @@ from RestrictedPython.Guards import (
     guarded_unpack_sequence,
     safer_getattr,
 )
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
@@ -238,13 +239,22 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
 
 
 class RestrictedScriptEngine(PythonScriptEngine):
-    """PythonScriptEngine over RestrictedEnvironment; fixes the library's broken service path."""
+    """PythonScriptEngine over RestrictedEnvironment; service tasks go to our operator registry."""
 
-    def __init__(self, clock: Clock | None = None, timeout_seconds: float = 2.0) -> None:
+    def __init__(
+        self, clock: Clock | None = None, timeout_seconds: float = 2.0, services: Any = None
+    ) -> None:
         super().__init__(environment=RestrictedEnvironment(clock, timeout_seconds))
+        self.services = services
 
     def validate(self, expression: str) -> None:
         ast.parse(expression)
 
-    def call_service(self, task, **kwargs):  # type: ignore[no-untyped-def]
-        raise ScriptError("service tasks are not enabled in Mutu")
+    def call_service(self, task, operation_name=None, operation_params=None, **kwargs):  # type: ignore[no-untyped-def]
+        if self.services is None:
+            raise ScriptError("service tasks are not enabled in Mutu")
+        try:
+            return self.services.call(operation_name, operation_params or {})
+        except ScriptError as exc:
+            # Name the element, as script tasks do: the incident shows where it failed.
+            raise WorkflowTaskException(str(exc), task=task, exception=exc) from exc

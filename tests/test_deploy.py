@@ -209,3 +209,14 @@ def test_dmn_and_bpmn_deploy_together(session, engine):
         "Verifier": "qmr",
     }
     assert source("review.bpmn").content.decode() == review.source_files["review.bpmn"]
+
+
+def test_unknown_service_operator_is_refused(session, engine):
+    service = """
+    <bpmn:serviceTask id="lookup">
+      <bpmn:extensionElements><spiffworkflow:serviceTaskOperator id="send_sms" resultVariable="r" /></bpmn:extensionElements>
+    </bpmn:serviceTask>"""
+    problems = problems_of(session, engine, mini(extra=service))
+    assert len(problems) == 1 and problems[0].startswith(
+        "mini.bpmn [lookup]: no service operator 'send_sms' (known: supplier_"
+    )

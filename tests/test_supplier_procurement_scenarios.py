@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from sqlalchemy import select
+
+from engine.models import ProcessInstance, Supplier, Timer
 from tests.scenario import Case, assert_full_coverage
 
 REQUEST = {
@@ -15,6 +19,25 @@ REQUEST = {
     "site": "Bandung",
 }
 RECEIVED = {"received_on": "2026-01-20", "delivery_note": "BA-0117"}
+
+
+def register(session, name: str, score: int, valid_days: int = 200, approved: bool = True) -> Supplier:  # type: ignore[no-untyped-def]
+    """Put a supplier on the approved list, as a previous evaluation would have."""
+    from engine.clock import ManualClock
+
+    now = ManualClock().now()
+    supplier = Supplier(
+        name=name,
+        approved=approved,
+        score=score,
+        evaluated_at=now - timedelta(days=100),
+        valid_until=now + timedelta(days=valid_days),
+        deliveries=3,
+        updated_at=now,
+    )
+    session.add(supplier)
+    session.flush()
+    return supplier
 
 
 class SpCase(Case):
@@ -44,12 +67,9 @@ def test_small_purchase_from_an_approved_supplier(session, library, people):
     case = SpCase(session, library, people)
     case.approve()
     assert case.case().fields["procurement_method"] == "po"
-    case.do(
-        "sp_choose",
-        people.procurement,
-        {"supplier_name": "PT Audio Nusantara", "on_approved_list": True, "supplier_score": 82},
-    )
-    assert case.open() == ["sp_po"]
+    audio = register(session, "PT Audio Nusantara", 82)
+    case.do("sp_choose", people.procurement, {"supplier_name": "PT Audio Nusantara"})
+    assert case.open() == ["sp_po"]  # on the approved list with a valid score: no new evaluation
     case.do("sp_po", people.procurement, {"po_number": "PO-2026-0042", "po_date": "2026-01-06"})
     case.do("sp_receipt", people.procurement, RECEIVED)
     assert case.open() == ["sp_check_infra"]
@@ -61,6 +81,8 @@ def test_small_purchase_from_an_approved_supplier(session, library, people):
     case.do("sp_register", people.ops, {"register_number": "AST-BDG-0931"})
     assert case.instance.status == "completed"
     assert case.case().fields["supplier_score"] == 86 and case.case().status == "Selesai: diterima"
+    session.refresh(audio)
+    assert (audio.score, audio.deliveries) == (86, 4)  # the register moved with this delivery
     case.finish()
 
 
@@ -78,11 +100,7 @@ def test_large_people_order_by_tender_with_new_supplier_refused_on_receipt(sessi
     )
     case.approve()
     assert case.case().fields["procurement_method"] == "tender"
-    case.do(
-        "sp_choose",
-        people.procurement,
-        {"supplier_name": "PT Baru Jaya", "on_approved_list": False, "supplier_score": 0},
-    )
+    case.do("sp_choose", people.procurement, {"supplier_name": "PT Baru Jaya"})
     assert case.open() == ["sp_evaluate"]
     case.do(
         "sp_evaluate",
@@ -90,11 +108,7 @@ def test_large_people_order_by_tender_with_new_supplier_refused_on_receipt(sessi
         {"supplier_score": 60, "audit_passed": True, "evaluation_note": "Skor kurang"},
     )
     assert case.open() == ["sp_choose"]  # below the tender minimum of 75: choose again
-    case.do(
-        "sp_choose",
-        people.procurement,
-        {"supplier_name": "PT Insan Prima", "on_approved_list": False, "supplier_score": 0},
-    )
+    case.do("sp_choose", people.procurement, {"supplier_name": "PT Insan Prima"})
     case.do(
         "sp_evaluate",
         people.director,
@@ -128,7 +142,46 @@ def test_large_people_order_by_tender_with_new_supplier_refused_on_receipt(sessi
     )
     assert case.instance.status == "completed"
     assert case.case().fields["supplier_score"] == 60 and case.case().status == "Selesai: ditolak"
+    names = {s.name: (s.approved, s.score) for s in session.execute(select(Supplier)).scalars()}
+    assert names == {"PT Baru Jaya": (True, 60), "PT Insan Prima": (True, 60)}
     case.finish()
+
+
+def test_an_expired_evaluation_sends_the_supplier_back_to_evaluation(session, library, people):
+    register(session, "PT Lama Sekali", 90, valid_days=-1)
+    case = SpCase(session, library, people)
+    case.approve()
+    case.do("sp_choose", people.procurement, {"supplier_name": "PT Lama Sekali"})
+    assert case.open() == ["sp_evaluate"]
+
+
+def test_a_failed_step_takes_back_its_register_writes(session, library, clock):
+    services = library.services
+    with pytest.raises(RuntimeError), services.bound(session, clock.now()):
+        services.call(
+            "supplier_evaluate",
+            {"name": {"value": "PT Setengah Jadi"}, "score": {"value": 70}, "approved": {"value": True}},
+        )
+        assert session.execute(select(Supplier.name)).scalars().all() == ["PT Setengah Jadi"]
+        raise RuntimeError("a later element of the same step failed")
+    assert session.execute(select(Supplier)).all() == []
+
+
+def test_rating_a_supplier_missing_from_the_register_is_an_incident(session, library, people):
+    register(session, "PT Audio Nusantara", 82)
+    case = SpCase(session, library, people)
+    case.approve()
+    case.do("sp_choose", people.procurement, {"supplier_name": "PT Audio Nusantara"})
+    case.do("sp_po", people.procurement, {"po_number": "PO-1", "po_date": "2026-01-06"})
+    case.do("sp_receipt", people.procurement, RECEIVED)
+    case.do(
+        "sp_check_infra", people.ops, {"verification_passed": True, "quality_score": 90, "findings": "Sesuai"}
+    )
+    session.execute(Supplier.__table__.delete())  # removed from the register meanwhile
+    result = library.complete(session, case.task("sp_register").id, people.ops, {"register_number": "AST-1"})
+    assert result.incident is not None and "not in the register" in result.incident.message
+    assert result.incident.element_id == "sp_rate"
+    assert case.open() == ["sp_register"]  # still at its last wait state
 
 
 @pytest.mark.parametrize(
@@ -153,12 +206,8 @@ def test_every_flow_of_the_supplier_procurement_diagram_is_taken():
 
 
 def test_approved_suppliers_are_reevaluated_every_six_months(session, library, people, clock):
-    from datetime import timedelta
-
-    from sqlalchemy import select
-
-    from engine.models import ProcessInstance, Timer
-
+    register(session, "PT Audio Nusantara", 82, valid_days=400)
+    register(session, "PT Baru Jaya", 55, valid_days=400)
     [timer] = session.execute(
         select(Timer).where(Timer.process_key == "supplier_reevaluation", Timer.kind == "start")
     ).scalars()
@@ -191,6 +240,12 @@ def test_approved_suppliers_are_reevaluated_every_six_months(session, library, p
     case.do("sr_review", people.qmr, {"review_approved": True})
     assert inst.status == "completed"
     assert case.case().fields == {"removed": ["PT Baru Jaya"], "on_probation": ["PT Insan Prima"]}
+    register_now = {s.name: (s.approved, s.score) for s in session.execute(select(Supplier)).scalars()}
+    assert register_now == {
+        "PT Audio Nusantara": (True, 88),
+        "PT Baru Jaya": (False, 41),
+        "PT Insan Prima": (True, 66),
+    }
     case.finish("supplier_reevaluation.bpmn")
 
 
