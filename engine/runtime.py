@@ -349,6 +349,7 @@ class ProcessEngine:
 
         def apply(wf: BpmnWorkflow) -> None:
             task.data.update(data)
+            _sign(task, row, actor)
             task.run()
 
         action = {
@@ -470,6 +471,7 @@ class ProcessEngine:
         action = incident.pending_action
         workflow = self._load(instance)
         completed: HumanTask | None = None
+        completer: User | None = None
         if action["action"] == "timer":
             self._set_timer(session, action["timer_id"], "waiting", "fired", self.clock.now())
         if action["action"] == "complete":
@@ -479,9 +481,16 @@ class ProcessEngine:
                 )
             ).scalar_one()
             task = self._ready_task(workflow, completed)
+            # The step is the original completer's: their form data, their signature.
+            completer = (
+                session.execute(select(User).where(User.username == action.get("actor")))
+                .unique()
+                .scalar_one_or_none()
+            )
 
             def apply(wf: BpmnWorkflow) -> None:
                 task.data.update(action.get("data") or {})
+                _sign(task, completed, completer)
                 task.run()
         else:
 
@@ -496,7 +505,9 @@ class ProcessEngine:
             actor=actor,
             data={"incident": incident.id},
         )
-        return self._advance(session, instance, actor, workflow, action, apply, completed=completed)
+        return self._advance(
+            session, instance, completer or actor, workflow, action, apply, completed=completed
+        )
 
     def migrate(
         self, session: Session, instance_id: int, actor: User, to_version: int | None = None
@@ -959,6 +970,18 @@ def _describe(exc: BaseException) -> str:
     if notes:
         parts.extend(notes)
     return " | ".join(parts)[:2000]
+
+
+COMPLETED_BY = "completed_by"
+
+
+def _sign(task: Any, row: HumanTask, actor: User | None) -> None:
+    """Record in the case data who completed this step (manual 8.5.2), for scripts and reports."""
+    if actor is None:
+        return
+    signed = dict(task.data.get(COMPLETED_BY) or {})
+    signed[row.bpmn_id] = {"username": actor.username, "agent_code": actor.agent_code}
+    task.data[COMPLETED_BY] = signed
 
 
 def _migration_blockers(top_diff: Any, sub_diffs: dict[Any, Any]) -> list[str]:

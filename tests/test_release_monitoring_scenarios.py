@@ -94,6 +94,7 @@ def test_month_without_failures_keeps_the_evidence(session, library, people):
     assert case.instance.status == "completed"
     fields = case.case().fields
     assert fields["failure_count"] == 0 and fields["served_by"] == ["1001", "1002"]
+    assert fields["checked_by"] == ["qc"]  # who checked, from the completions themselves (8.5.2)
     case.finish()
 
 
