@@ -61,7 +61,7 @@ class _Parsed:
     name: str
     spec: BpmnProcessSpec
     subprocess_specs: dict[str, BpmnProcessSpec]
-    lane_roles: dict[str, str | None]
+    lane_roles: dict[str, str | list[str] | None]
     forms: dict[str, dict[str, Any]]
     files: list[str]
 
@@ -176,7 +176,8 @@ def _check_bpmn(name: str, root: etree._Element, problems: list[Problem], warnin
             warnings.append(Problem(name, _element_id(script), f"script will be refused when run: {refusal}"))
 
 
-def _role_for_lane(lane: str, glue_map: dict[str, str]) -> str | None:
+def _role_for_lane(lane: str, glue_map: dict[str, Any]) -> str | list[str] | None:
+    """The role (or roles, for a lane several roles may work in) that a lane stands for."""
     if lane in glue_map:
         return glue_map[lane]
     normal = lane.strip().lower().replace(" ", "_")
@@ -200,9 +201,9 @@ def _collect(
     spec_files: dict[str, str],
     problems: list[Problem],
     warnings: list[Problem],
-) -> tuple[dict[str, str | None], dict[str, dict[str, Any]]]:
+) -> tuple[dict[str, str | list[str] | None], dict[str, dict[str, Any]]]:
     """Lane -> role map and form snapshot for a process and every process it calls."""
-    lane_roles: dict[str, str | None] = {}
+    lane_roles: dict[str, str | list[str] | None] = {}
     forms: dict[str, dict[str, Any]] = {}
     for owner in _all_specs(spec, subs):
         glue = registry.get(owner.name)
@@ -211,8 +212,9 @@ def _collect(
             lane = getattr(task_spec, "lane", None)
             if lane and lane not in lane_roles:
                 role = _role_for_lane(lane, glue.lane_roles)
-                if role is not None and role not in BUILTIN_ROLES:
-                    problems.append(Problem(file_name, lane, f"lane maps to unknown role {role!r}"))
+                for one in role if isinstance(role, list) else [role]:
+                    if one is not None and one not in BUILTIN_ROLES:
+                        problems.append(Problem(file_name, lane, f"lane maps to unknown role {one!r}"))
                 lane_roles[lane] = role
                 if role is None:
                     warnings.append(

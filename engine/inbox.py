@@ -9,7 +9,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from .errors import NotAuthorized, NotFound
-from .models import CaseRecord, HumanTask, HumanTaskOwner, Incident, ProcessInstance, User
+from .models import CaseRecord, HumanTask, HumanTaskOwner, HumanTaskRole, Incident, ProcessInstance, User
 from .runtime import may_act
 
 SCOPES = ("mine", "roles", "all")
@@ -24,10 +24,11 @@ def task_query(user: User, scope: str = "mine") -> Select[tuple[HumanTask]]:
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
     mine = HumanTask.assignee_id == user.id
-    role_filter = [
-        HumanTask.role_key.in_(sorted(user.role_keys)) & HumanTask.has_owners.is_(False),
-        _owned_by(user),
-    ]
+    roles = sorted(user.role_keys)
+    in_my_roles = HumanTask.role_key.in_(roles) | exists().where(
+        HumanTaskRole.human_task_id == HumanTask.id, HumanTaskRole.role_key.in_(roles)
+    )
+    role_filter = [in_my_roles & HumanTask.has_owners.is_(False), _owned_by(user)]
     if user.is_admin:
         role_filter.append(and_(HumanTask.role_key.is_(None), HumanTask.lane.is_not(None)))
         role_filter.append(HumanTask.role_key.is_not(None))

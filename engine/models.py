@@ -100,7 +100,7 @@ class ProcessVersion(Base):
     spec_json: Mapped[str] = mapped_column(Text, deferred=True)
     source_files: Mapped[dict[str, str]] = mapped_column(JSON, deferred=True)
     # Immutable per version: the engine caches them, so loading an instance skips them.
-    lane_roles: Mapped[dict[str, str | None]] = mapped_column(JSON, deferred=True)
+    lane_roles: Mapped[dict[str, str | list[str] | None]] = mapped_column(JSON, deferred=True)
     forms: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
     warnings: Mapped[list[str]] = mapped_column(JSON, deferred=True)
     startable_by: Mapped[list[str]] = mapped_column(JSON)
@@ -162,6 +162,7 @@ class HumanTask(Base):
     has_owners: Mapped[bool] = mapped_column(Boolean, default=False)
 
     owners: Mapped[list[HumanTaskOwner]] = relationship(cascade="all, delete-orphan")
+    extra_roles: Mapped[list[HumanTaskRole]] = relationship(cascade="all, delete-orphan")
 
 
 class HumanTaskOwner(Base):
@@ -277,3 +278,13 @@ class Supplier(Base):
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deliveries: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class HumanTaskRole(Base):
+    """Further roles of a task whose lane maps to more than one (the first is ``role_key``)."""
+
+    __tablename__ = "human_task_role"
+    __table_args__ = (Index("ix_human_task_role_role", "role_key", "human_task_id"),)
+
+    human_task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id"), primary_key=True)
+    role_key: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .deploy import FORM_PROPERTY
-from .models import CaseRecord, HumanTask, HumanTaskOwner, ProcessInstance, Timer, User
+from .models import CaseRecord, HumanTask, HumanTaskOwner, HumanTaskRole, ProcessInstance, Timer, User
 from .registry import CASE_COLUMNS, ProcessGlue
 
 DUE_PROPERTY = "due"
@@ -184,6 +184,7 @@ _TASK_DONE = (
     .values(status="completed", completed_at=bindparam("at"), completed_by_id=bindparam("by"))
 )
 _OWNER_INSERT = insert(HumanTaskOwner.__table__)
+_ROLE_INSERT = insert(HumanTaskRole.__table__)
 _TIMER_INSERT = insert(Timer.__table__)
 
 
@@ -217,7 +218,7 @@ def apply_snapshot(
     before: Pending,
     snap: Snapshot,
     glue: ProcessGlue,
-    lane_roles: dict[str, str | None],
+    lane_roles: dict[str, str | list[str] | None],
     now: datetime,
     *,
     completed: HumanTask | None = None,
@@ -250,8 +251,12 @@ def apply_snapshot(
     if fresh:
         owner_ids = _owner_ids(session, {name for r in fresh for name in r.owner_names})
         rows = []
+        extra_roles: list[list[str]] = []
         for ready in fresh:
-            role = lane_roles.get(ready.lane) if ready.lane else None
+            mapped = lane_roles.get(ready.lane) if ready.lane else None
+            roles = mapped if isinstance(mapped, list) else ([mapped] if mapped else [])
+            role = roles[0] if roles else None
+            extra_roles.append(roles[1:])
             rows.append(
                 {
                     "instance_id": instance.id,
@@ -280,6 +285,13 @@ def apply_snapshot(
         ]
         if owners:
             conn.execute(_OWNER_INSERT, owners)
+        more = [
+            {"human_task_id": i, "role_key": r}
+            for i, extra in zip(ids, extra_roles, strict=True)
+            for r in extra
+        ]
+        if more:
+            conn.execute(_ROLE_INSERT, more)
         created = [
             NewTask(task_id, r["task_guid"], r["bpmn_id"], r["name"], r["lane"], r["role_key"])
             for task_id, r in zip(ids, rows, strict=True)

@@ -19,7 +19,7 @@ class ProcessGlue:
     """What Mutu needs to know about one process beyond its BPMN."""
 
     key: str
-    lane_roles: dict[str, str] = field(default_factory=dict)
+    lane_roles: dict[str, str | list[str]] = field(default_factory=dict)  # a list: any of these roles
     case_fields: dict[str, str] = field(default_factory=dict)
     startable_by: tuple[str, ...] = ()
     number_format: str | None = None

@@ -133,7 +133,7 @@ class ProcessEngine:
         self.script_engine = RestrictedScriptEngine(self.clock, script_timeout, self.services)
         self.hook = hook
         self._specs: dict[tuple[int, str], tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]] = {}
-        self._meta: dict[tuple[int, str], tuple[dict[str, str | None], dict[str, Any]]] = {}
+        self._meta: dict[tuple[int, str], tuple[dict[str, Any], dict[str, Any]]] = {}
 
     # -- deployment -------------------------------------------------------------------
 
@@ -188,7 +188,7 @@ class ProcessEngine:
 
     def _version_meta(
         self, session: Session, version: ProcessVersion
-    ) -> tuple[dict[str, str | None], dict[str, Any]]:
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Lane -> role map and form schemas of a version, read once: versions never change."""
         key = (version.id, version.content_hash)
         meta = self._meta.get(key)
@@ -1010,7 +1010,9 @@ def may_act(row: HumanTask, user: User) -> bool:
         return row.assignee_id == user.id
     if row.role_key is None:
         return False
-    return row.role_key in user.role_keys
+    if row.role_key in user.role_keys:
+        return True
+    return any(extra.role_key in user.role_keys for extra in row.extra_roles)
 
 
 __all__ = ["MutuError", "ProcessEngine", "StepResult", "may_act"]

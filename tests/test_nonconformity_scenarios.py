@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from engine.errors import NotAuthorized, ValidationFailed
+from engine.inbox import list_tasks
 from tests.helpers import task_by_bpmn
 from tests.scenario import Case, assert_full_coverage
 
@@ -103,9 +104,16 @@ def test_major_finding_closed_after_effective_verification(session, nc, people):
     assert case.open() == []
     case.wait(timedelta(days=1, minutes=1))
     assert case.open() == ["nc_verify"]
+    verify = task_by_bpmn(session, case.instance.id, "nc_verify")
+    # Verification is for a Quality Control officer or the QMR (a lane with two roles).
+    assert verify.id in [t.id for t in list_tasks(session, people.qmr, "roles")]
+    assert verify.id in [t.id for t in list_tasks(session, people.qc, "roles")]
+    assert verify.id not in [t.id for t in list_tasks(session, people.tl, "roles")]
+    with pytest.raises(NotAuthorized):
+        nc.claim(session, verify.id, people.tl)
     case.do(
         "nc_verify",
-        people.qc,
+        people.qmr,
         {"effective": True, "verification_note": "Tapping ulang: informasi tarif benar"},
     )
     assert case.instance.status == "completed"
