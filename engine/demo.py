@@ -30,6 +30,9 @@ DEMO_USERS: list[dict] = [
     {"username": "qc.bogor", "roles": ["quality_control"], "agent_code": "20002", "full_name": "Rina Marlina", "site": "Bogor"},
     {"username": "qc.semarang", "roles": ["quality_control"], "agent_code": "20003", "full_name": "Eko Prasetyo", "site": "Semarang"},
     {"username": "qc.malang", "roles": ["quality_control"], "agent_code": "20004", "full_name": "Fitri Handayani", "site": "Malang"},
+    {"username": "teamlead.bogor", "roles": ["team_leader"], "agent_code": "40002", "full_name": "Rudi Hermawan", "site": "Bogor"},
+    {"username": "teamlead.semarang", "roles": ["team_leader"], "agent_code": "40003", "full_name": "Sri Wahyuni", "site": "Semarang"},
+    {"username": "teamlead.malang", "roles": ["team_leader"], "agent_code": "40004", "full_name": "Bambang Setiawan", "site": "Malang"},
     {"username": "agent.bogor", "roles": ["agent"], "agent_code": "10002", "online_name": "Andi-108", "full_name": "Andi Saputra", "site": "Bogor"},
     {"username": "agent.semarang", "roles": ["agent"], "agent_code": "10003", "online_name": "Lina-147", "full_name": "Lina Kurniawati", "site": "Semarang"},
     {"username": "agent.malang", "roles": ["agent"], "agent_code": "10004", "online_name": "Yoga-IDH", "full_name": "Yoga Pratama", "site": "Malang"},
@@ -191,6 +194,118 @@ DEMO_CASES: list[tuple[str, str, dict, list[tuple[str, str, dict]]]] = [
         ],
     ),
     ("supplier_reevaluation", "procurement", {}, []),
+    (
+        "requirement_change",
+        "qmr",
+        {
+            "change_type": "pks",
+            "service": "108",
+            "pks_clause": "Pasal 9 ayat 1",
+            "answer_days": 10,
+            "description": "Perubahan jam layanan Call Center 108 menjadi 24 jam pada akhir pekan",
+            "requested_effective_date": "2027-02-01",
+        },
+        [
+            (
+                "rc_confirm",
+                "qmr",
+                {"change_confirmed": True, "confirmation_note": "Surat klien nomor 112/2026"},
+            ),
+            (
+                "rc_review_product",
+                "qmr",
+                {"requirements_defined": True, "product_notes": "Tidak ada perubahan produk"},
+            ),
+            (
+                "rc_review_pks",
+                "client",
+                {"pks_differences_resolved": True, "pks_notes": "Addendum disepakati"},
+            ),
+            (
+                "rc_review_ops",
+                "ops",
+                {
+                    "operation_capable": False,
+                    "needs": ["people", "training"],
+                    "ops_notes": "Perlu 12 agen tambahan",
+                },
+            ),
+        ],
+    ),
+    (
+        "supplier_procurement",
+        "teamlead",
+        {
+            "resource_type": "service",
+            "specification": "Jasa pelatihan produk IndiHome untuk 80 agen",
+            "estimated_value": 350000000,
+            "site": "Semarang",
+        },
+        [
+            (
+                "sp_approve",
+                "ops",
+                {"request_approved": False, "approval_note": "Pelatihan dilakukan oleh tim internal"},
+            )
+        ],
+    ),
+    (
+        "release_monitoring",
+        "qc.malang",
+        {},
+        [
+            (
+                "rm_plan",
+                "qc.malang",
+                {
+                    "site": "Malang",
+                    "service": "indihome_digital",
+                    "period": "2026-10",
+                    "pass_mark": 80,
+                    "sampled_agents": [{"agent_code": "10004"}],
+                },
+            ),
+            ("rm_tapping", "qc.malang", {"tapping_results": [{"agent_code": "10004", "score": 92}]}),
+            ("rm_mystery", "qc.malang", {"mystery_results": [{"agent_code": "10004", "score": 88}]}),
+            (
+                "rm_propper",
+                "qc.malang",
+                {
+                    "propper_results": [
+                        {"agent_code": "10004", "product": 90, "procedure": 85, "behaviour": 93}
+                    ]
+                },
+            ),
+            ("rm_kpi", "ops", {"kpis": [{"kpi": "Service level", "target": 80, "actual": 86}]}),
+            (
+                "rm_individual",
+                "teamlead.malang",
+                {"evaluations": [{"agent_code": "10004", "rating": "melampaui"}]},
+            ),
+            (
+                "rm_evidence",
+                "qc.malang",
+                {"evidence_pack_ref": "EV-MLG-2026-10", "sent_to_client_on": "2026-11-04"},
+            ),
+        ],
+    ),
+    (
+        "supplier_reevaluation",
+        "procurement",
+        {},
+        [
+            (
+                "sr_evaluate",
+                "procurement",
+                {
+                    "evaluations": [
+                        {"supplier_name": "PT Audio Nusantara", "score": 86, "decision": "keep"},
+                        {"supplier_name": "CV Jaringan Andalan", "score": 64, "decision": "probation"},
+                    ]
+                },
+            )
+        ],
+    ),
 ]
 
 
@@ -225,7 +340,7 @@ def load_demo_cases(session: Session, engine: ProcessEngine) -> list[int]:
     started: list[int] = []
     for key, reporter, data, steps in DEMO_CASES:
         if key not in deployed or key in used:
-            continue
+            continue  # demo cases only for processes nobody has used yet
         instance = engine.start(session, key, users[reporter], dict(data)).instance
         for bpmn_id, username, form in steps:
             task = session.execute(

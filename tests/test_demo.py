@@ -25,7 +25,7 @@ def test_demo_users_and_cases_load_once(session, clock):
     assert {spec["site"] for spec in DEMO_USERS} >= {"Bogor", "Bandung", "Semarang", "Malang"}
 
     started = load_demo_cases(session, engine)
-    assert len(started) == 8
+    assert len(started) == 12
     per_process = dict(
         session.execute(
             select(ProcessInstance.process_key, func.count()).group_by(ProcessInstance.process_key)
@@ -33,15 +33,15 @@ def test_demo_users_and_cases_load_once(session, clock):
     )
     assert per_process == {
         "nonconformity": 4,
-        "requirement_change": 1,
-        "supplier_procurement": 1,
-        "release_monitoring": 1,
-        "supplier_reevaluation": 1,
+        "requirement_change": 2,
+        "supplier_procurement": 2,
+        "release_monitoring": 2,
+        "supplier_reevaluation": 2,
     }
     statuses = dict(
         session.execute(select(ProcessInstance.status, func.count()).group_by(ProcessInstance.status)).all()
     )
-    assert statuses == {"running": 7, "completed": 1}
+    assert statuses == {"running": 9, "completed": 3}
     open_steps = set(session.execute(select(HumanTask.bpmn_id).where(HumanTask.status == "open")).scalars())
     assert open_steps == {
         "nc_triage",
@@ -55,6 +55,8 @@ def test_demo_users_and_cases_load_once(session, clock):
         "rm_mystery",
         "rm_propper",
         "sr_evaluate",
+        "rc_decide",
+        "sr_review",
     }
 
     assert load_demo_users(session, clock) == []
