@@ -79,6 +79,13 @@ def _supplier(binding: _Binding, name: Any) -> Supplier | None:
     return binding.session.execute(select(Supplier).where(Supplier.name == name.strip())).scalar_one_or_none()
 
 
+def _percent(params: dict[str, Any], key: str, what: str) -> int:
+    value = params.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+        raise ScriptError(f"{what} must be a whole number from 0 to 100, not {value!r}")
+    return value
+
+
 def _state(supplier: Supplier | None, now: datetime) -> dict[str, Any]:
     if supplier is None:
         return {"found": False, "approved": False, "score": None, "valid": False}
@@ -99,9 +106,7 @@ def supplier_lookup(binding: _Binding, params: dict[str, Any]) -> dict[str, Any]
 
 def supplier_evaluate(binding: _Binding, params: dict[str, Any]) -> dict[str, Any]:
     """Record an evaluation: the score, approved or not, valid for ``valid_days`` (default 365)."""
-    score = params.get("score")
-    if not isinstance(score, int) or not 0 <= score <= 100:
-        raise ScriptError("an evaluation score must be a whole number from 0 to 100")
+    score = _percent(params, "score", "an evaluation score")
     supplier = _supplier(binding, params.get("name"))
     if supplier is None:
         supplier = Supplier(name=str(params["name"]).strip(), deliveries=0)
@@ -117,9 +122,7 @@ def supplier_evaluate(binding: _Binding, params: dict[str, Any]) -> dict[str, An
 
 def supplier_rate(binding: _Binding, params: dict[str, Any]) -> dict[str, Any]:
     """Move a supplier's score halfway towards the quality seen on one delivery."""
-    quality = params.get("quality")
-    if not isinstance(quality, int) or not 0 <= quality <= 100:
-        raise ScriptError("a delivery quality must be a whole number from 0 to 100")
+    quality = _percent(params, "quality", "a delivery quality")
     supplier = _supplier(binding, params.get("name"))
     if supplier is None:
         raise ScriptError(f"supplier {params.get('name')!r} is not in the register")
