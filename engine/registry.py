@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+DEFAULT_PERSONAL_ROLES = ("qmr", "quality_control", "director", "admin")
 CASE_COLUMNS = ("number", "summary", "site", "service", "severity", "agent_code", "status")
 
 
@@ -24,6 +25,19 @@ class ProcessGlue:
     startable_by: tuple[str, ...] = ()
     number_format: str | None = None
     forms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    name_en: str | None = None
+    names_en: dict[str, str] = field(default_factory=dict)  # BPMN element id -> English name
+    # Roles that see personal data (customer names, phone numbers) unmasked (manual 8.5.3).
+    personal_roles: tuple[str, ...] = DEFAULT_PERSONAL_ROLES
+
+    def personal_fields(self) -> frozenset[str]:
+        """Field names any form of this process marks as personal data."""
+        names: set[str] = set()
+        for schema in self.forms.values():
+            for name, spec in schema.get("properties", {}).items():
+                if spec.get("x-mutu", {}).get("personal"):
+                    names.add(name)
+        return frozenset(names)
 
 
 class GlueError(ValueError):
@@ -69,6 +83,9 @@ def load_glue(folder: Path) -> ProcessGlue:
         startable_by=tuple(meta.get("startable_by", ())),
         number_format=meta.get("number_format"),
         forms=forms,
+        name_en=meta.get("name_en"),
+        names_en=dict(meta.get("names_en", {})),
+        personal_roles=tuple(meta.get("personal_roles", DEFAULT_PERSONAL_ROLES)),
     )
 
 

@@ -29,7 +29,7 @@ from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -277,6 +277,25 @@ class ProcessEngine:
             },
         )
         return self._advance(session, instance, actor, workflow, {"action": "run"}, lambda wf: None)
+
+    def start_form(
+        self, session: Session, process_key: str
+    ) -> tuple[ProcessVersion, str | None, dict[str, Any] | None]:
+        """The latest version, its start form reference and schema, for a start page."""
+        version = self.latest_version(session, process_key)
+        spec, subs = self.specs_for(version)
+        name = self._start_form(BpmnWorkflow(spec, subs))
+        if not name:
+            return version, None, None
+        ref = f"{process_key}/{name}"
+        return version, ref, self._version_meta(session, version)[1].get(ref)
+
+    def form_schema(self, session: Session, version: ProcessVersion, form_ref: str) -> dict[str, Any] | None:
+        return self._version_meta(session, version)[1].get(form_ref)
+
+    def may_start(self, version: ProcessVersion, actor: User) -> bool:
+        allowed = set(version.startable_by)
+        return not allowed or actor.is_admin or bool(allowed & actor.role_keys)
 
     def _check_may_start(self, version: ProcessVersion, actor: User) -> None:
         allowed = set(version.startable_by)
@@ -698,6 +717,38 @@ class ProcessEngine:
         workflow = load_state(instance.state_json, instance.serializer_version, spec, subs)
         workflow.script_engine = self.script_engine
         return workflow
+
+    def element_states(self, instance: ProcessInstance) -> dict[str, list[str]]:
+        """BPMN element ids that have run and that wait now, to mark on the case's diagram."""
+        workflow = self._load(instance)
+        done: set[str] = set()
+        active: set[str] = set()
+        for task in workflow.get_tasks():
+            bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+            if not bpmn_id:
+                continue
+            if task.state == TaskState.COMPLETED:
+                done.add(bpmn_id)
+            elif task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED, TaskState.ERROR):
+                active.add(bpmn_id)
+        failed = self._incident_element(instance)
+        return {
+            "completed": sorted(done - active),
+            "active": sorted(active),
+            "incident": [failed] if failed else [],
+        }
+
+    @staticmethod
+    def _incident_element(instance: ProcessInstance) -> str | None:
+        session = object_session(instance)
+        if session is None or instance.status != "incident":
+            return None
+        return session.execute(
+            select(Incident.element_id)
+            .where(Incident.instance_id == instance.id, Incident.resolved_at.is_(None))
+            .order_by(Incident.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
 
     @staticmethod
     def _ready_task(workflow: BpmnWorkflow, row: HumanTask) -> Any:

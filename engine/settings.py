@@ -57,6 +57,23 @@ class Settings:
         default=5 * 1024 * 1024, metadata={"doc": "largest BPMN/DMN file accepted for deploy"}
     )
     sql_echo: bool = field(default=False, metadata={"doc": "log every SQL statement"})
+    upload_dir: Path = field(
+        default=PROJECT_ROOT / "instance" / "uploads",
+        metadata={"doc": "folder where evidence files are kept, named by their SHA-256"},
+    )
+    max_evidence_bytes: int = field(
+        default=10 * 1024 * 1024, metadata={"doc": "largest evidence file accepted on a form"}
+    )
+    session_minutes: int = field(
+        default=480, metadata={"doc": "a web session ends after this many idle minutes"}
+    )
+    login_max_failures: int = field(
+        default=5, metadata={"doc": "failed sign-ins of one username before it is locked for a while"}
+    )
+    login_lockout_minutes: int = field(
+        default=15, metadata={"doc": "how long failed sign-ins count and a locked username waits"}
+    )
+    token_hours: int = field(default=8, metadata={"doc": "lifetime of an API bearer token"})
 
     @property
     def zone(self) -> ZoneInfo:
@@ -79,7 +96,7 @@ class Settings:
         settings = cls(**values)
         settings.check()
         if not settings.secret_key:
-            object.__setattr__(settings, "secret_key", secrets.token_hex(32))
+            object.__setattr__(settings, "secret_key", _instance_secret(settings))
         return settings
 
     def check(self) -> None:
@@ -98,6 +115,30 @@ class Settings:
             raise SettingsError("MUTU_TIMER_POLL_SECONDS: must be greater than 0")
         if self.script_timeout_seconds <= 0:
             raise SettingsError("MUTU_SCRIPT_TIMEOUT_SECONDS: must be greater than 0")
+        for name in ("max_evidence_bytes", "session_minutes", "login_max_failures", "token_hours"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"MUTU_{name.upper()}: must be greater than 0")
+
+
+def _instance_secret(settings: Settings) -> str:
+    """A key kept beside the SQLite database, so every worker and restart signs alike.
+
+    With PostgreSQL and no key set, each process makes its own: set MUTU_SECRET_KEY there.
+    """
+    if not settings.database_url.startswith("sqlite:///") or ":memory:" in settings.database_url:
+        return secrets.token_hex(32)
+    path = Path(settings.database_url.removeprefix("sqlite:///")).parent / "secret_key"
+    try:
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(key)
+        return key
+    except OSError:
+        return secrets.token_hex(32)
 
 
 def _convert(name: str, raw: str, type_name: object) -> object:

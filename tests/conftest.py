@@ -229,3 +229,7 @@ def committed_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Com
     upgrade(eng)
     yield CommittedDb(url, eng, make_session_factory(eng))
     eng.dispose()
+
+
+# Fixtures of the web tests; imported last, since they build on the helpers above.
+from tests.web_support import web  # noqa: E402,F401

@@ -1,70 +1,164 @@
-"""The Flask app factory. Pages arrive area by area as blueprints; the engine stays Flask-free."""
+"""The Flask app factory: one blueprint per area; the engine stays Flask-free."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, render_template_string
-from sqlalchemy import func, select, text
+from flask import Flask, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import Babel
+from flask_babel import gettext as _
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
 
 from engine.context import Runtime, build_runtime
-from engine.db import session_scope
-from engine.models import ProcessInstance, ProcessVersion
+from engine.errors import MutuError
+from engine.models import User
 from engine.settings import Settings
 
-STATUS_PAGE = """<!doctype html>
-<html lang="id"><head><meta charset="utf-8"><title>Mutu</title>
-<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:48rem;color:#1d2733}
-table{border-collapse:collapse}td,th{padding:.3rem .8rem;border-bottom:1px solid #ddd;text-align:left}</style>
-</head><body>
-<h1>Mutu</h1>
-<p>Mesin proses BPMN untuk sistem mutu ISO 9001 contact center Telkom.
- <span lang="en">(BPMN engine for the ISO 9001 quality system of the Telkom contact centers.)</span></p>
-<h2>Proses terpasang <small>(deployed processes)</small></h2>
-{% if processes %}<table><tr><th>Proses</th><th>Kunci</th><th>Versi</th><th>Kasus berjalan</th></tr>
-{% for p in processes %}<tr><td>{{ p.name }}</td><td><code>{{ p.key }}</code></td><td>{{ p.version }}</td>
-<td>{{ p.running }}</td></tr>{% endfor %}</table>
-{% else %}<p>Belum ada proses. Jalankan <code>mutu deploy bpmn/</code>.</p>{% endif %}
-</body></html>"""
+from . import core
+
+HERE = Path(__file__).resolve().parent
+# Pages that work before sign-in or before the confidentiality statement is accepted.
+OPEN_ENDPOINTS = {"auth.login", "auth.set_language", "static", "healthz"}
+PRE_STATEMENT_ENDPOINTS = OPEN_ENDPOINTS | {"auth.logout", "auth.confidentiality"}
+
+
+def _locale() -> str:
+    chosen = session.get("lang")
+    if chosen in core.LANGUAGES:
+        return chosen
+    if current_user and current_user.is_authenticated and current_user.language in core.LANGUAGES:
+        return current_user.language
+    return "id"
 
 
 def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
-    """Build the app; tests pass ``config`` or a ready ``runtime`` to override settings."""
-    settings = Settings.from_env(**(config or {}))
-    rt = runtime or build_runtime(settings)
+    """Build the app; tests pass ``config`` (settings overrides) or a ready ``runtime``."""
+    rt = runtime or build_runtime(Settings.from_env(**(config or {})))
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=rt.settings.secret_key, MAX_CONTENT_LENGTH=rt.settings.max_upload_bytes)
+    app.config.update(
+        SECRET_KEY=rt.settings.secret_key,
+        # Evidence files on one form, plus the form itself.
+        MAX_CONTENT_LENGTH=rt.settings.max_evidence_bytes * 5 + 1024 * 1024,
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=rt.settings.session_minutes),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        BABEL_DEFAULT_LOCALE="id",
+        BABEL_DEFAULT_TIMEZONE=rt.settings.time_zone,
+        BABEL_TRANSLATION_DIRECTORIES=str(HERE / "translations"),
+    )
     app.extensions["mutu"] = rt
+    Babel(app, locale_selector=_locale)
+    csrf = CSRFProtect(app)
+
+    login = LoginManager(app)
+    login.login_view = "auth.login"
+    login.login_message = None
+    login.session_protection = "basic"
+
+    @login.user_loader
+    def load_user(user_id: str) -> User | None:
+        user = core.db().get(User, int(user_id))
+        return user if user is not None and user.active else None
+
+    from . import api, auth, cases, tasks
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(tasks.bp)
+    app.register_blueprint(cases.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # bearer tokens only: no cookie, so no cross-site request to forge
+    app.teardown_appcontext(core.close_db)
+
+    @app.before_request
+    def gate():  # type: ignore[no-untyped-def]
+        endpoint = request.endpoint or ""
+        if endpoint.startswith("api.") or endpoint in OPEN_ENDPOINTS or request.path.startswith("/api/"):
+            return None
+        if not current_user.is_authenticated:
+            return login.unauthorized()
+        if endpoint not in PRE_STATEMENT_ENDPOINTS and not auth.statement_accepted():
+            return redirect(url_for("auth.confidentiality", next=request.full_path.rstrip("?")))
+        return None
+
+    @app.after_request
+    def headers(response):  # type: ignore[no-untyped-def]
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "frame-ancestors 'none'; form-action 'self'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.endpoint != "static":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.context_processor
+    def helpers() -> dict[str, Any]:
+        return {
+            "lang": core.lang,
+            "process_label": core.process_label,
+            "task_label": core.task_label,
+            "local_time": core.local_time,
+            "local_date": core.local_date,
+            "age": core.age,
+            "due_in": core.due_in,
+            "is_overdue": core.is_overdue,
+            "nav_counts": tasks.nav_counts,
+        }
+
+    def error_page(status: int, title: str, message: str, **extra: Any) -> Any:
+        if core.wants_json():
+            return jsonify(error={"code": extra.get("code", str(status)), "message": message}), status
+        return render_template("error.html", status=status, title=title, message=message, **extra), status
+
+    @app.errorhandler(MutuError)
+    def mutu_error(exc: MutuError):  # type: ignore[no-untyped-def]
+        titles = {
+            403: _("Not allowed"),
+            404: _("Not found"),
+            409: _("Someone was faster"),
+            422: _("Not valid"),
+            429: _("Too many attempts"),
+        }
+        return error_page(
+            exc.http_status, titles.get(exc.http_status, _("Cannot do that")), str(exc), code=exc.code
+        )
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
+        return error_page(
+            400, _("The form expired"), _("Reload the page and send the form again."), code="csrf"
+        )
+
+    @app.errorhandler(OperationalError)
+    def busy(exc: OperationalError):  # type: ignore[no-untyped-def]
+        if "locked" in str(exc.orig):
+            return error_page(
+                409, _("Someone was faster"), _("The case is busy; try again."), code="conflict"
+            )
+        raise exc
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        status = exc.code or 500
+        message = _("The upload is too large.") if status == 413 else (exc.description or exc.name)
+        return error_page(status, exc.name, message, code=exc.name.lower().replace(" ", "_"))
 
     @app.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]
-        with session_scope(rt.sessions) as session:
-            session.execute(text("select 1"))
+        core.db().execute(text("select 1"))
         return jsonify(status="ok")
 
     @app.get("/")
-    def status():  # type: ignore[no-untyped-def]
-        with session_scope(rt.sessions) as session:
-            latest = (
-                select(ProcessVersion.process_key, func.max(ProcessVersion.version).label("version"))
-                .group_by(ProcessVersion.process_key)
-                .subquery()
-            )
-            rows = session.execute(
-                select(ProcessVersion.name, ProcessVersion.process_key, ProcessVersion.version).join(
-                    latest,
-                    (latest.c.process_key == ProcessVersion.process_key)
-                    & (latest.c.version == ProcessVersion.version),
-                )
-            ).all()
-            running = dict(
-                session.execute(
-                    select(ProcessInstance.process_key, func.count())
-                    .where(ProcessInstance.status == "running")
-                    .group_by(ProcessInstance.process_key)
-                ).all()
-            )
-        processes = [{"name": n, "key": k, "version": v, "running": running.get(k, 0)} for n, k, v in rows]
-        return render_template_string(STATUS_PAGE, processes=processes)
+    def home():  # type: ignore[no-untyped-def]
+        return redirect(url_for("tasks.inbox"))
 
     return app

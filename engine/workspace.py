@@ -1,0 +1,411 @@
+"""What people keep around the workflow: sign-in, tokens, drafts, comments, evidence, history.
+
+Edges (web pages, the HTTP API, the CLI) call these; none of them touches a workflow's state,
+so none takes the instance lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import filetype
+from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from .errors import MutuError, NotAuthorized, NotFound
+from .identity import check_password
+from .models import (
+    ApiToken,
+    Attachment,
+    AuditEvent,
+    CaseRecord,
+    Comment,
+    ConfidentialityAcceptance,
+    HumanTask,
+    HumanTaskOwner,
+    LoginFailure,
+    ProcessInstance,
+    TaskDraft,
+    User,
+)
+
+# Roles that oversee the whole quality system and so see every case.
+ALL_CASES_ROLES = frozenset({"admin", "qmr", "director", "quality_control"})
+# Roles that see every case of their own site.
+SITE_ROLES = frozenset({"team_leader", "operations_manager"})
+MASK = "••••••"
+
+
+class BadCredentials(MutuError):
+    code = "bad_credentials"
+    http_status = 401
+
+
+class LoginThrottled(MutuError):
+    code = "too_many_attempts"
+    http_status = 429
+
+    def __init__(self, minutes: int):
+        self.minutes = minutes
+        super().__init__(f"too many failed sign-ins; try again in {minutes} minutes")
+
+
+class UploadRefused(MutuError):
+    code = "upload_refused"
+    http_status = 400
+
+
+# -- sign-in ------------------------------------------------------------------------------
+
+
+def sign_in(
+    session: Session,
+    username: str,
+    password: str,
+    now: datetime,
+    *,
+    remote_addr: str | None = None,
+    max_failures: int = 5,
+    window: timedelta = timedelta(minutes=15),
+) -> User:
+    """Check a username and password; a run of failures locks the username for ``window``.
+
+    The count lives in the database, so every worker process of the server sees the same one,
+    and an unknown username is counted like a known one, so the reply tells nothing apart.
+    """
+    username = username.strip()
+    recent = session.execute(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.username == username, LoginFailure.at > now - window)
+    ).scalar_one()
+    if recent >= max_failures:
+        raise LoginThrottled(int(window.total_seconds() // 60))
+    user = session.execute(select(User).where(User.username == username)).unique().scalar_one_or_none()
+    if user is None or not user.active or not check_password(user, password):
+        session.add(LoginFailure(username=username[:64], remote_addr=remote_addr, at=now))
+        raise BadCredentials("unknown username or wrong password")
+    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+    return user
+
+
+def has_accepted(session: Session, user: User, text_version: str) -> bool:
+    return (
+        session.get(ConfidentialityAcceptance, {"user_id": user.id, "text_version": text_version}) is not None
+    )
+
+
+def accept_statement(
+    session: Session, user: User, text_version: str, text: str, now: datetime, remote_addr: str | None
+) -> None:
+    """Record that ``user`` accepted this version of the confidentiality statement (8.5.3)."""
+    if has_accepted(session, user, text_version):
+        return
+    session.add(
+        ConfidentialityAcceptance(
+            user_id=user.id,
+            text_version=text_version,
+            text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            accepted_at=now,
+            remote_addr=remote_addr,
+        )
+    )
+
+
+# -- API tokens ---------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(session: Session, user: User, now: datetime, lifetime: timedelta) -> tuple[str, datetime]:
+    """A fresh bearer token; only its hash is stored, so a database leak yields no tokens."""
+    token = secrets.token_urlsafe(32)
+    expires = now + lifetime
+    session.add(
+        ApiToken(token_sha256=_token_hash(token), user_id=user.id, created_at=now, expires_at=expires)
+    )
+    return token, expires
+
+
+def user_for_token(session: Session, token: str, now: datetime) -> User | None:
+    row = session.execute(
+        select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(
+            ApiToken.token_sha256 == _token_hash(token),
+            ApiToken.expires_at > now,
+            ApiToken.revoked.is_(False),
+            User.active.is_(True),
+        )
+    ).unique()
+    return row.scalar_one_or_none()
+
+
+def revoke_token(session: Session, token: str) -> None:
+    row = session.execute(
+        select(ApiToken).where(ApiToken.token_sha256 == _token_hash(token))
+    ).scalar_one_or_none()
+    if row is not None:
+        row.revoked = True
+
+
+# -- who sees which case -------------------------------------------------------------------
+
+
+def _involved(user: User) -> Any:
+    """SQL: the user took part in the instance, or it has an open task for one of their roles."""
+    roles = sorted(user.role_keys)
+    return or_(
+        ProcessInstance.started_by_id == user.id,
+        exists().where(
+            HumanTask.instance_id == ProcessInstance.id,
+            or_(
+                HumanTask.assignee_id == user.id,
+                HumanTask.completed_by_id == user.id,
+                (HumanTask.status == "open") & HumanTask.role_key.in_(roles),
+            ),
+        ),
+        exists().where(
+            HumanTask.instance_id == ProcessInstance.id,
+            HumanTaskOwner.human_task_id == HumanTask.id,
+            HumanTaskOwner.user_id == user.id,
+        ),
+    )
+
+
+def visible_cases(user: User) -> Any:
+    """A WHERE clause over ProcessInstance joined with CaseRecord: the cases ``user`` may see."""
+    if ALL_CASES_ROLES & user.role_keys:
+        return True
+    clauses = [_involved(user)]
+    if SITE_ROLES & user.role_keys:
+        clauses.append(CaseRecord.site == user.site if user.site else True)
+    return or_(*clauses)
+
+
+def check_may_see(session: Session, user: User, instance_id: int) -> ProcessInstance:
+    instance = session.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFound(f"no case {instance_id}")
+    if ALL_CASES_ROLES & user.role_keys:
+        return instance
+    seen = session.execute(
+        select(ProcessInstance.id)
+        .outerjoin(CaseRecord, CaseRecord.instance_id == ProcessInstance.id)
+        .where(ProcessInstance.id == instance_id, visible_cases(user))
+    ).first()
+    if seen is None:
+        raise NotAuthorized(f"{user.username} may not see case {instance_id}")
+    return instance
+
+
+def sees_personal_data(user: User, personal_roles: tuple[str, ...]) -> bool:
+    return bool(set(personal_roles) & user.role_keys)
+
+
+def mask(value: Any, fields: frozenset[str]) -> Any:
+    """A copy of ``value`` with every personal field (at any depth) replaced by a mask."""
+    if not fields:
+        return value
+    if isinstance(value, dict):
+        return {
+            k: (MASK if k in fields and v not in (None, "") else mask(v, fields)) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [mask(v, fields) for v in value]
+    return value
+
+
+# -- drafts and comments ---------------------------------------------------------------------
+
+
+def save_draft(session: Session, task_id: int, user: User, data: dict[str, Any], now: datetime) -> None:
+    draft = session.get(TaskDraft, {"human_task_id": task_id, "user_id": user.id})
+    if draft is None:
+        session.add(TaskDraft(human_task_id=task_id, user_id=user.id, data=data, saved_at=now))
+    else:
+        draft.data, draft.saved_at = data, now
+
+
+def load_draft(session: Session, task_id: int, user: User) -> TaskDraft | None:
+    return session.get(TaskDraft, {"human_task_id": task_id, "user_id": user.id})
+
+
+def drop_drafts(session: Session, task_id: int) -> None:
+    session.execute(delete(TaskDraft).where(TaskDraft.human_task_id == task_id))
+
+
+def add_comment(session: Session, instance_id: int, user: User, body: str, now: datetime) -> Comment:
+    body = body.strip()
+    if not body:
+        raise MutuError("a comment needs some text")
+    if len(body) > 4000:
+        raise MutuError("a comment may be at most 4000 characters")
+    comment = Comment(instance_id=instance_id, user_id=user.id, body=body, created_at=now)
+    session.add(comment)
+    session.flush()
+    return comment
+
+
+def comments(session: Session, instance_id: int) -> list[Comment]:
+    return list(
+        session.execute(select(Comment).where(Comment.instance_id == instance_id).order_by(Comment.id))
+        .unique()
+        .scalars()
+    )
+
+
+# -- evidence files ----------------------------------------------------------------------------
+
+# Extension -> the MIME types its content may sniff as (None: text, checked as UTF-8).
+ALLOWED_TYPES: dict[str, tuple[str, ...] | None] = {
+    "pdf": ("application/pdf",),
+    "png": ("image/png",),
+    "jpg": ("image/jpeg",),
+    "jpeg": ("image/jpeg",),
+    "gif": ("image/gif",),
+    "webp": ("image/webp",),
+    "wav": ("audio/x-wav", "audio/wav"),
+    "mp3": ("audio/mpeg",),
+    "m4a": ("audio/mp4", "audio/m4a", "video/mp4"),
+    "ogg": ("audio/ogg",),
+    "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/zip"),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/zip"),
+    "pptx": ("application/vnd.openxmlformats-officedocument.presentationml.presentation", "application/zip"),
+    "txt": None,
+    "csv": None,
+}
+_TEXT_TYPES = {"txt": "text/plain", "csv": "text/csv"}
+
+
+def check_upload(filename: str, content: bytes, max_bytes: int) -> str:
+    """Return the content type of an acceptable evidence file, or raise UploadRefused with why."""
+    name = Path(filename or "").name
+    if not name:
+        raise UploadRefused("the file has no name")
+    if len(content) == 0:
+        raise UploadRefused(f"{name}: the file is empty")
+    if len(content) > max_bytes:
+        raise UploadRefused(f"{name}: larger than the limit of {max_bytes // (1024 * 1024)} MB")
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if ext not in ALLOWED_TYPES:
+        raise UploadRefused(f"{name}: files of type .{ext or '?'} are not accepted")
+    allowed = ALLOWED_TYPES[ext]
+    if allowed is None:
+        try:
+            content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UploadRefused(f"{name}: not a text file") from None
+        if b"\x00" in content:
+            raise UploadRefused(f"{name}: not a text file")
+        return _TEXT_TYPES[ext]
+    kind = filetype.guess(content)
+    if kind is None or kind.mime not in allowed:
+        raise UploadRefused(f"{name}: its content is not a .{ext} file")
+    return allowed[0]
+
+
+def store_attachment(
+    session: Session,
+    upload_dir: Path,
+    filename: str,
+    content: bytes,
+    user: User,
+    now: datetime,
+    *,
+    max_bytes: int,
+    instance_id: int | None = None,
+) -> Attachment:
+    """Check and keep one evidence file; the bytes go to disk under their SHA-256 first."""
+    content_type = check_upload(filename, content, max_bytes)
+    digest = hashlib.sha256(content).hexdigest()
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    path = upload_dir / digest
+    if not path.exists():
+        partial = path.with_suffix(".part")
+        partial.write_bytes(content)
+        partial.replace(path)
+    row = Attachment(
+        instance_id=instance_id,
+        filename=Path(filename).name[:255],
+        content_type=content_type,
+        size=len(content),
+        sha256=digest,
+        uploaded_by_id=user.id,
+        uploaded_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def claim_attachments(session: Session, ids: list[int], instance_id: int, user: User) -> list[Attachment]:
+    """Tie files uploaded for a form to the case; only the uploader's unattached files qualify."""
+    rows = []
+    for att_id in ids:
+        row = session.get(Attachment, att_id)
+        if row is None:
+            raise NotFound(f"no evidence file {att_id}")
+        if row.instance_id is None and row.uploaded_by_id == user.id:
+            row.instance_id = instance_id
+        elif row.instance_id != instance_id:
+            raise NotAuthorized(f"evidence file {att_id} belongs to another case")
+        rows.append(row)
+    return rows
+
+
+def attachments(session: Session, instance_id: int) -> list[Attachment]:
+    return list(
+        session.execute(
+            select(Attachment).where(Attachment.instance_id == instance_id).order_by(Attachment.id)
+        ).scalars()
+    )
+
+
+def attachment_path(upload_dir: Path, row: Attachment) -> Path:
+    return upload_dir / row.sha256
+
+
+# -- history --------------------------------------------------------------------------------
+
+
+@dataclass
+class HistoryEntry:
+    at: datetime
+    kind: str
+    actor: str | None
+    agent_code: str | None
+    bpmn_id: str | None
+    task_name: str | None
+    data: dict[str, Any]
+
+
+def history(session: Session, instance_id: int) -> list[HistoryEntry]:
+    """The instance's audit events, oldest first, with the task names people know them by."""
+    names = dict(
+        session.execute(
+            select(HumanTask.task_guid, HumanTask.name).where(HumanTask.instance_id == instance_id)
+        ).all()
+    )
+    events = session.execute(
+        select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.seq)
+    ).scalars()
+    return [
+        HistoryEntry(
+            at=e.created_at,
+            kind=e.kind,
+            actor=e.actor_username,
+            agent_code=e.agent_code,
+            bpmn_id=e.bpmn_id,
+            task_name=names.get(e.task_guid) if e.task_guid else None,
+            data=e.data or {},
+        )
+        for e in events
+    ]

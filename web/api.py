@@ -1,0 +1,345 @@
+"""``/api/v1``: the same rules as the pages, as JSON, for scripts with a bearer token."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, g, jsonify, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from engine import inbox, workspace
+from engine.errors import MutuError, NotAuthorized, ValidationFailed
+from engine.models import CaseRecord, HumanTask, ProcessInstance
+from engine.workspace import BadCredentials, LoginThrottled
+
+from .auth import STATEMENT, STATEMENT_VERSION
+from .cases import _process_keys, masked_fields
+from .core import db, engine, now, runtime, task_label
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+OPEN = {"api.token", "api.openapi"}
+PRE_STATEMENT = OPEN | {"api.confidentiality", "api.statement", "api.revoke"}
+MAX_PER_PAGE = 200
+
+
+class ApiError(MutuError):
+    def __init__(self, status: int, code: str, message: str):
+        self.http_status, self.code = status, code
+        super().__init__(message)
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_request", "the request body must be a JSON object")
+    return body
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+@bp.before_request
+def authenticate():  # type: ignore[no-untyped-def]
+    if request.endpoint in OPEN:
+        return None
+    token = _bearer()
+    user = workspace.user_for_token(db(), token, now()) if token else None
+    if user is None:
+        raise ApiError(401, "unauthenticated", "send 'Authorization: Bearer <token>' from POST /api/v1/token")
+    g._login_user = user  # what Flask-Login's current_user returns; never the session cookie here
+    if request.endpoint not in PRE_STATEMENT and not workspace.has_accepted(db(), user, STATEMENT_VERSION):
+        raise ApiError(
+            403,
+            "statement_not_accepted",
+            "accept the confidentiality statement first: POST /api/v1/confidentiality",
+        )
+    return None
+
+
+@bp.errorhandler(ValidationFailed)
+def invalid(exc: ValidationFailed):  # type: ignore[no-untyped-def]
+    return jsonify(error={"code": exc.code, "message": str(exc), "fields": exc.errors}), exc.http_status
+
+
+@bp.errorhandler(MutuError)
+def failed(exc: MutuError):  # type: ignore[no-untyped-def]
+    return jsonify(error={"code": exc.code, "message": str(exc)}), exc.http_status
+
+
+@bp.post("/token")
+def token():  # type: ignore[no-untyped-def]
+    body = _body()
+    settings = runtime().settings
+    try:
+        user = workspace.sign_in(
+            db(),
+            str(body.get("username", "")),
+            str(body.get("password", "")),
+            now(),
+            remote_addr=request.remote_addr,
+            max_failures=settings.login_max_failures,
+            window=timedelta(minutes=settings.login_lockout_minutes),
+        )
+    except (BadCredentials, LoginThrottled):
+        db().commit()
+        raise
+    value, expires = workspace.issue_token(db(), user, now(), timedelta(hours=settings.token_hours))
+    db().commit()
+    return jsonify(token=value, token_type="Bearer", expires_at=expires.isoformat()), 201
+
+
+@bp.delete("/token")
+def revoke():  # type: ignore[no-untyped-def]
+    workspace.revoke_token(db(), _bearer() or "")
+    db().commit()
+    return "", 204
+
+
+@bp.get("/confidentiality")
+def statement():  # type: ignore[no-untyped-def]
+    return jsonify(
+        version=STATEMENT_VERSION,
+        text=STATEMENT,
+        accepted=workspace.has_accepted(db(), current_user, STATEMENT_VERSION),
+    )
+
+
+@bp.post("/confidentiality")
+def confidentiality():  # type: ignore[no-untyped-def]
+    body = _body()
+    if body.get("accept") is not True or body.get("version") != STATEMENT_VERSION:
+        raise ApiError(400, "bad_request", f'send {{"accept": true, "version": "{STATEMENT_VERSION}"}}')
+    language = body.get("language", "id")
+    if language not in STATEMENT:
+        raise ApiError(400, "bad_request", "language must be id or en")
+    workspace.accept_statement(
+        db(), current_user, STATEMENT_VERSION, STATEMENT[language], now(), request.remote_addr
+    )
+    db().commit()
+    return jsonify(version=STATEMENT_VERSION, accepted=True)
+
+
+@bp.get("/processes")
+def processes():  # type: ignore[no-untyped-def]
+    items = []
+    for key, label in _process_keys():
+        version, ref, schema = engine().start_form(db(), key)
+        items.append(
+            {
+                "key": key,
+                "name": version.name,
+                "label": label,
+                "version": version.version,
+                "may_start": engine().may_start(version, current_user),
+                "start_form": ref,
+                "start_schema": schema,
+            }
+        )
+    return jsonify(items=items)
+
+
+@bp.post("/processes/<process_key>/start")
+def start(process_key: str):  # type: ignore[no-untyped-def]
+    body = _body()
+    data = body.get("data", {})
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_request", "data must be a JSON object")
+    result = engine().start(db(), process_key, current_user, data, validate=True)
+    db().commit()
+    case = db().get(CaseRecord, result.instance.id)
+    payload = {
+        "instance_id": result.instance.id,
+        "number": case.number if case else None,
+        "status": result.instance.status,
+        "new_tasks": [{"id": t.id, "bpmn_id": t.bpmn_id, "lane": t.lane} for t in result.new_tasks or []],
+    }
+    if result.incident is not None:
+        payload["incident"] = {"element_id": result.incident.element_id, "message": result.incident.message}
+    return jsonify(payload), 201
+
+
+def _page_args() -> tuple[int, int]:
+    page = request.args.get("page", 1, type=int) or 1
+    per_page = request.args.get("per_page", 25, type=int) or 25
+    if page < 1 or not (1 <= per_page <= MAX_PER_PAGE):
+        raise ApiError(400, "bad_request", f"page must be >= 1 and per_page between 1 and {MAX_PER_PAGE}")
+    return page, per_page
+
+
+def _task_json(t: HumanTask, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    out = inbox.task_dict(t)
+    out["label"] = task_label(t.process_key, t.bpmn_id, t.name)
+    out["url"] = url_for("tasks.task_page", task_id=t.id)
+    if extra:
+        out.update(extra)
+    return out
+
+
+@bp.get("/tasks")
+def tasks():  # type: ignore[no-untyped-def]
+    scope = request.args.get("scope", "mine")
+    if scope not in inbox.SCOPES:
+        raise ApiError(400, "bad_request", f"scope must be one of {', '.join(inbox.SCOPES)}")
+    page, per_page = _page_args()
+    filters = inbox.TaskFilter(
+        process_key=request.args.get("process") or None,
+        site=request.args.get("site") or None,
+        service=request.args.get("service") or None,
+        due=request.args.get("due") or None,
+        text=request.args.get("q") or None,
+        sort=request.args.get("sort", "due"),
+    )
+    try:
+        rows, total = inbox.search_tasks(
+            db(), current_user, scope, filters, now(), runtime().settings.zone, page=page, per_page=per_page
+        )
+    except ValueError as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
+    items = [
+        _task_json(
+            r.task,
+            {"case": {"number": r.number, "summary": r.summary, "site": r.site, "service": r.service}},
+        )
+        for r in rows
+    ]
+    return jsonify(items=items, total=total, page=page, per_page=per_page)
+
+
+@bp.get("/tasks/<int:task_id>")
+def task(task_id: int):  # type: ignore[no-untyped-def]
+    row = inbox.get_task_for(db(), task_id, current_user)
+    instance = db().get(ProcessInstance, row.instance_id)
+    assert instance is not None
+    schema = engine().form_schema(db(), instance.process_version, row.form_ref) if row.form_ref else None
+    return jsonify(_task_json(row, {"schema": schema}))
+
+
+def _task_op(op: str, task_id: int):  # type: ignore[no-untyped-def]
+    inbox.get_task_for(db(), task_id, current_user)
+    row = getattr(engine(), op)(db(), task_id, current_user)
+    db().commit()
+    return jsonify(_task_json(row))
+
+
+@bp.post("/tasks/<int:task_id>/claim")
+def claim(task_id: int):  # type: ignore[no-untyped-def]
+    return _task_op("claim", task_id)
+
+
+@bp.post("/tasks/<int:task_id>/unclaim")
+def unclaim(task_id: int):  # type: ignore[no-untyped-def]
+    return _task_op("unclaim", task_id)
+
+
+@bp.post("/tasks/<int:task_id>/complete")
+def complete(task_id: int):  # type: ignore[no-untyped-def]
+    data = _body().get("data", {})
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_request", "data must be a JSON object")
+    result = engine().complete(db(), task_id, current_user, data)
+    workspace.drop_drafts(db(), task_id)
+    db().commit()
+    payload: dict[str, Any] = {
+        "instance_id": result.instance.id,
+        "status": result.instance.status,
+        "new_tasks": [{"id": t.id, "bpmn_id": t.bpmn_id, "lane": t.lane} for t in result.new_tasks or []],
+    }
+    if result.incident is not None:
+        payload["incident"] = {"element_id": result.incident.element_id, "message": result.incident.message}
+    return jsonify(payload)
+
+
+def _case_json(instance: ProcessInstance, case: CaseRecord | None) -> dict[str, Any]:
+    hidden = masked_fields(instance.process_key)
+    return {
+        "id": instance.id,
+        "process_key": instance.process_key,
+        "status": instance.status,
+        "started_at": instance.started_at.isoformat(),
+        "ended_at": instance.ended_at.isoformat() if instance.ended_at else None,
+        "number": case.number if case else None,
+        "summary": case.summary if case else None,
+        "site": case.site if case else None,
+        "service": case.service if case else None,
+        "severity": case.severity if case else None,
+        "agent_code": case.agent_code if case else None,
+        "case_status": case.status if case else None,
+        "fields": workspace.mask(case.fields, hidden) if case else {},
+    }
+
+
+@bp.get("/cases")
+def cases():  # type: ignore[no-untyped-def]
+    page, per_page = _page_args()
+    args = request.args
+    query = (
+        select(ProcessInstance, CaseRecord)
+        .outerjoin(CaseRecord, CaseRecord.instance_id == ProcessInstance.id)
+        .where(workspace.visible_cases(current_user))
+    )
+    for arg, column in (
+        ("process", ProcessInstance.process_key),
+        ("status", ProcessInstance.status),
+        ("site", CaseRecord.site),
+        ("severity", CaseRecord.severity),
+        ("agent_code", CaseRecord.agent_code),
+        ("number", CaseRecord.number),
+    ):
+        if args.get(arg):
+            query = query.where(column == args[arg])
+    if args.get("q"):
+        pattern = f"%{args['q'].replace('%', '')}%"
+        query = query.where(CaseRecord.number.ilike(pattern) | CaseRecord.summary.ilike(pattern))
+    total = db().execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = (
+        db()
+        .execute(query.order_by(ProcessInstance.id.desc()).limit(per_page).offset((page - 1) * per_page))
+        .all()
+    )
+    return jsonify(items=[_case_json(i, c) for i, c in rows], total=total, page=page, per_page=per_page)
+
+
+@bp.get("/cases/<int:instance_id>")
+def case(instance_id: int):  # type: ignore[no-untyped-def]
+    instance = workspace.check_may_see(db(), current_user, instance_id)
+    view = inbox.instance_view(db(), instance.id)
+    out = _case_json(instance, view.case)
+    out["open_tasks"] = [_task_json(t) for t in view.open_tasks]
+    out["incidents"] = view.as_dict()["incidents"]
+    return jsonify(out)
+
+
+@bp.get("/cases/<int:instance_id>/history")
+def history(instance_id: int):  # type: ignore[no-untyped-def]
+    instance = workspace.check_may_see(db(), current_user, instance_id)
+    hidden = masked_fields(instance.process_key)
+    return jsonify(
+        items=[
+            {
+                "at": e.at.isoformat(),
+                "kind": e.kind,
+                "actor": e.actor,
+                "agent_code": e.agent_code,
+                "bpmn_id": e.bpmn_id,
+                "task": e.task_name,
+                "data": workspace.mask(e.data, hidden),
+            }
+            for e in workspace.history(db(), instance.id)
+        ]
+    )
+
+
+@bp.get("/openapi.json")
+def openapi():  # type: ignore[no-untyped-def]
+    from .openapi import document
+
+    return jsonify(document())
+
+
+__all__ = ["NotAuthorized", "bp"]

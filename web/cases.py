@@ -1,0 +1,438 @@
+"""Cases: list and search, the case page (summary, history, comments, evidence, diagram), start."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
+
+from engine import inbox, workspace
+from engine.errors import MutuError, NotAuthorized, NotFound, ValidationFailed
+from engine.forms import validate as validate_form
+from engine.models import Attachment, CaseRecord, ProcessInstance, ProcessVersion
+from engine.workspace import mask, sees_personal_data
+
+from . import formkit
+from .core import (
+    db,
+    engine,
+    field_message,
+    glue,
+    lang,
+    now,
+    parse_message,
+    process_label,
+    process_names,
+    runtime,
+)
+
+bp = Blueprint("cases", __name__)
+
+STATUSES = ("running", "completed", "incident", "suspended", "cancelled")
+SITES = ("Bogor", "Bandung", "Semarang", "Malang")
+PER_PAGE = 25
+
+
+# -- how values read ---------------------------------------------------------------------------
+
+
+@dataclass
+class Shown:
+    """One value as a page shows it: ``kind`` is text, yesno, files, rows or masked."""
+
+    label: str
+    kind: str
+    value: Any
+
+
+def field_specs(process_key: str) -> dict[str, dict[str, Any]]:
+    """Every field name the process's forms use -> its schema (the first form that names it)."""
+    specs: dict[str, dict[str, Any]] = {}
+    for schema in glue(process_key).forms.values():
+        for name, spec in schema.get("properties", {}).items():
+            specs.setdefault(name, spec)
+    return specs
+
+
+def masked_fields(process_key: str) -> frozenset[str]:
+    meta = glue(process_key)
+    return frozenset() if sees_personal_data(current_user, meta.personal_roles) else meta.personal_fields()
+
+
+def show_values(
+    process_key: str, data: dict[str, Any], files: dict[str, Attachment], skip: tuple[str, ...] = ()
+) -> list[Shown]:
+    """Label and word a dict of case data in the user's language, personal data masked."""
+    specs = field_specs(process_key)
+    hidden = masked_fields(process_key)
+    out = []
+    for name, value in data.items():
+        if name in skip or value in (None, "", []):
+            continue
+        spec = specs.get(name, {})
+        label = formkit.label_of(spec, lang(), name.replace("_", " "))
+        out.append(_shown(label, name, spec, value, files, hidden))
+    return out
+
+
+def _shown(
+    label: str,
+    name: str,
+    spec: dict[str, Any],
+    value: Any,
+    files: dict[str, Attachment],
+    hidden: frozenset[str],
+) -> Shown:
+    if name in hidden:
+        return Shown(label, "masked", workspace.MASK)
+    kind = formkit._kind(spec) if spec else ""
+    if kind == "files" and isinstance(value, list):
+        return Shown(label, "files", [files.get(str(v)) or str(v) for v in value])
+    if isinstance(value, bool):
+        return Shown(label, "yesno", value)
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        item = spec.get("items", {}).get("properties", {})
+        columns = list(dict.fromkeys(k for row in value for k in row))
+        heads = [formkit.label_of(item.get(c, {}), lang(), c) for c in columns]
+        rows = [[_word(item.get(c, {}), mask(row, hidden).get(c, "")) for c in columns] for row in value]
+        return Shown(label, "rows", {"heads": heads, "rows": rows})
+    if isinstance(value, dict):
+        return Shown(label, "text", ", ".join(f"{k}: {v}" for k, v in mask(value, hidden).items()))
+    return Shown(label, "text", _word(spec, value))
+
+
+def _word(spec: dict[str, Any], value: Any) -> str:
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    options = dict(formkit._options(spec, lang())) if spec.get("enum") else {}
+    return options.get(str(value), str(value))
+
+
+# -- the pieces of a case page --------------------------------------------------------------------
+
+
+def case_context(instance: ProcessInstance) -> dict[str, Any]:
+    """Summary, history, comments and evidence of a case, shared by the case and task pages."""
+    session = db()
+    case = session.get(CaseRecord, instance.id)
+    files = {str(a.id): a for a in workspace.attachments(session, instance.id)}
+    key = instance.process_key
+    summary_fields: dict[str, Any] = {}
+    if case is not None:
+        summary_fields = {
+            "site": case.site,
+            "service": case.service,
+            "severity": case.severity,
+            "agent_code": case.agent_code,
+        }
+        summary_fields.update(
+            {k: v for k, v in (case.fields or {}).items() if k not in ("summary", "status")}
+        )
+    history = []
+    for entry in workspace.history(session, instance.id):
+        data = entry.data.get("data") if entry.kind in ("started",) else entry.data
+        history.append(
+            {
+                "entry": entry,
+                "shown": show_values(key, data or {}, files, skip=("completed_by", "assignee", "case_number"))
+                if entry.kind in ("started", "completed")
+                else [],
+                "note": _history_note(entry),
+            }
+        )
+    view = inbox.instance_view(session, instance.id)
+    return {
+        "instance": instance,
+        "case": case,
+        "summary": show_values(key, summary_fields, files),
+        "case_status": _status_word(case.status if case and case.status else instance.status),
+        "history": history,
+        "comments": workspace.comments(session, instance.id),
+        "attachments": list(files.values()),
+        "open_tasks": view.open_tasks,
+        "incidents": [i for i in view.incidents if i.resolved_at is None],
+    }
+
+
+def _status_word(status: str) -> str:
+    words = {
+        "running": _("running"),
+        "completed": _("completed"),
+        "incident": _("incident"),
+        "suspended": _("suspended"),
+        "cancelled": _("cancelled"),
+    }
+    return words.get(status, status.replace("_", " "))
+
+
+def _history_note(entry: workspace.HistoryEntry) -> str:
+    words = {
+        "started": _("started the case"),
+        "claimed": _("claimed"),
+        "unclaimed": _("released"),
+        "assigned": _("assigned to %(who)s", who=entry.data.get("assignee", "")),
+        "completed": _("completed"),
+        "timer_fired": _("a timer fired"),
+        "incident": _("an error stopped the case: %(msg)s", msg=entry.data.get("message", "")),
+        "cancelled": _("cancelled the case"),
+        "suspended": _("suspended the case"),
+        "resumed": _("resumed the case"),
+        "retried": _("retried the case"),
+        "migrated": _("moved the case to a newer version"),
+        "message_sent": _("sent a message that started another case"),
+    }
+    return words.get(entry.kind, entry.kind.replace("_", " "))
+
+
+# -- pages ------------------------------------------------------------------------------------
+
+
+@bp.get("/cases")
+def case_list():  # type: ignore[no-untyped-def]
+    args = request.args
+    filters = {
+        "process": args.get("process") or None,
+        "status": args.get("status") or None,
+        "site": args.get("site") or None,
+        "severity": args.get("severity") or None,
+        "agent": (args.get("agent") or "").strip() or None,
+        "q": (args.get("q") or "").strip() or None,
+    }
+    page = max(args.get("page", 1, type=int) or 1, 1)
+    query = (
+        select(ProcessInstance, CaseRecord)
+        .outerjoin(CaseRecord, CaseRecord.instance_id == ProcessInstance.id)
+        .where(workspace.visible_cases(current_user))
+    )
+    if filters["process"]:
+        query = query.where(ProcessInstance.process_key == filters["process"])
+    if filters["status"]:
+        query = query.where(ProcessInstance.status == filters["status"])
+    if filters["site"]:
+        query = query.where(CaseRecord.site == filters["site"])
+    if filters["severity"]:
+        query = query.where(CaseRecord.severity == filters["severity"])
+    if filters["agent"]:
+        query = query.where(CaseRecord.agent_code == filters["agent"])
+    if filters["q"]:
+        pattern = f"%{filters['q'].replace('%', '')}%"
+        query = query.where(CaseRecord.number.ilike(pattern) | CaseRecord.summary.ilike(pattern))
+    total = db().execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = (
+        db()
+        .execute(
+            query.order_by(ProcessInstance.started_at.desc(), ProcessInstance.id.desc())
+            .limit(PER_PAGE)
+            .offset((page - 1) * PER_PAGE)
+        )
+        .all()
+    )
+    return render_template(
+        "cases.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
+        filters=filters,
+        processes=_process_keys(),
+        statuses=[(s, _status_word(s)) for s in STATUSES],
+        sites=SITES,
+        status_word=_status_word,
+    )
+
+
+def _process_keys() -> list[tuple[str, str]]:
+    """Deployed processes (key, label in the user's language)."""
+    return [(k, process_label(k, n)) for k, n in sorted(process_names().items())]
+
+
+@bp.get("/cases/<int:instance_id>")
+def case_page(instance_id: int):  # type: ignore[no-untyped-def]
+    instance = workspace.check_may_see(db(), current_user, instance_id)
+    return render_template("case.html", **case_context(instance))
+
+
+@bp.get("/cases/<int:instance_id>/diagram")
+def diagram(instance_id: int):  # type: ignore[no-untyped-def]
+    """The BPMN XML of the case's version and which elements ran and wait, for bpmn-js."""
+    instance = workspace.check_may_see(db(), current_user, instance_id)
+    version = db().get(ProcessVersion, instance.process_version_id)
+    assert version is not None
+    xml = _diagram_xml(version)
+    states = engine().element_states(instance)
+    return jsonify(xml=xml, **states)
+
+
+def _diagram_xml(version: ProcessVersion) -> str:
+    marker = re.compile(r'<(?:\w+:)?process\b[^>]*\bid="' + re.escape(version.process_key) + '"')
+    for content in version.source_files.values():
+        if marker.search(content):
+            return content
+    raise NotFound(f"no diagram for {version.process_key}")
+
+
+@bp.post("/cases/<int:instance_id>/comments")
+def comment(instance_id: int):  # type: ignore[no-untyped-def]
+    workspace.check_may_see(db(), current_user, instance_id)
+    try:
+        workspace.add_comment(db(), instance_id, current_user, request.form.get("body", ""), now())
+    except MutuError as exc:
+        if type(exc) is not MutuError:
+            raise
+        flash(_("A comment needs between 1 and 4000 characters."), "error")
+    else:
+        db().commit()
+        flash(_("Comment added."), "info")
+    return redirect(_back(url_for("cases.case_page", instance_id=instance_id)) + "#comments")
+
+
+@bp.post("/cases/<int:instance_id>/files")
+def upload(instance_id: int):  # type: ignore[no-untyped-def]
+    instance = workspace.check_may_see(db(), current_user, instance_id)
+    stored = store_uploads(request.files.getlist("files"), instance.id)
+    db().commit()
+    flash(_("%(n)s file(s) added.", n=len(stored)), "info")
+    return redirect(_back(url_for("cases.case_page", instance_id=instance_id)) + "#evidence")
+
+
+def _back(default: str) -> str:
+    target = request.form.get("back", "")
+    return target if target.startswith("/") and not target.startswith("//") else default
+
+
+@bp.get("/files/<int:attachment_id>")
+def download(attachment_id: int):  # type: ignore[no-untyped-def]
+    row = db().get(Attachment, attachment_id)
+    if row is None:
+        abort(404)
+    if row.instance_id is None:
+        if row.uploaded_by_id != current_user.id:
+            raise NotAuthorized("this file is not attached to a case you can see")
+    else:
+        workspace.check_may_see(db(), current_user, row.instance_id)
+    path = workspace.attachment_path(runtime().settings.upload_dir, row)
+    if not path.exists():
+        abort(404, _("The file is missing from storage."))
+    return send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.filename)
+
+
+def store_uploads(files: list[Any], instance_id: int | None) -> list[Attachment]:
+    """Check and keep uploaded files; the first refused one stops the request with its reason."""
+    settings = runtime().settings
+    stored = []
+    for upload in files:
+        if not upload or not upload.filename:
+            continue
+        content = upload.read(settings.max_evidence_bytes + 1)
+        stored.append(
+            workspace.store_attachment(
+                db(),
+                settings.upload_dir,
+                upload.filename,
+                content,
+                current_user,
+                now(),
+                max_bytes=settings.max_evidence_bytes,
+                instance_id=instance_id,
+            )
+        )
+    return stored
+
+
+# -- starting a process -----------------------------------------------------------------------------
+
+
+@bp.get("/start")
+def start_list():  # type: ignore[no-untyped-def]
+    versions = []
+    for key, label in _process_keys():
+        version = engine().latest_version(db(), key)
+        if engine().may_start(version, current_user) and not _timer_only(key):
+            versions.append((key, label))
+    return render_template("start_list.html", processes=versions)
+
+
+def _timer_only(process_key: str) -> bool:
+    """Processes the scheduler starts (monthly, six-monthly) have no start form for people."""
+    _version, ref, _schema = engine().start_form(db(), process_key)
+    return ref is None
+
+
+@bp.route("/start/<process_key>", methods=["GET", "POST"])
+def start(process_key: str):  # type: ignore[no-untyped-def]
+    version, ref, schema = engine().start_form(db(), process_key)
+    if not engine().may_start(version, current_user):
+        raise NotAuthorized(_("You may not start this process."))
+    schema = schema or {"type": "object", "properties": {}}
+    values: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        values, errors = read_form(schema, request.form, request.files)
+        if not errors:
+            result = engine().start(db(), process_key, current_user, values)
+            ids = [int(v) for v in _file_ids(schema, values)]
+            workspace.claim_attachments(db(), ids, result.instance.id, current_user)
+            db().commit()
+            number = db().get(CaseRecord, result.instance.id)
+            if result.incident is not None:
+                flash(_("The case was started but stopped with an error; the QMR has been told."), "error")
+            else:
+                flash(_("Case %(n)s started.", n=number.number if number else result.instance.id), "info")
+            nxt = inbox.next_task_in_case(db(), current_user, result.instance.id)
+            if nxt is not None:
+                return redirect(url_for("tasks.task_page", task_id=nxt.id))
+            return redirect(url_for("cases.case_page", instance_id=result.instance.id))
+        status = 422
+    return render_template(
+        "start.html",
+        process_key=process_key,
+        version=version,
+        title=formkit.form_title(schema, lang()) or process_label(process_key, version.name),
+        fields=formkit.build(schema, lang(), values, errors),
+        has_errors=bool(errors),
+    ), status
+
+
+def _file_ids(schema: dict[str, Any], values: dict[str, Any]) -> list[str]:
+    ids = []
+    for name, spec in schema.get("properties", {}).items():
+        if formkit._kind(spec) == "files":
+            ids.extend(str(v) for v in values.get(name, []) if str(v).isdigit())
+    return ids
+
+
+def read_form(
+    schema: dict[str, Any], form: MultiDict[str, str], files: Any, instance_id: int | None = None
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Posted form -> (typed data, every error by field path), evidence files stored on the way."""
+    uploads: dict[str, list[str]] = {}
+    upload_errors: dict[str, list[str]] = {}
+    for name in files:  # every file input, rows included: ``f.<path>``
+        if not name.startswith(formkit.PREFIX):
+            continue
+        path = name[len(formkit.PREFIX) :]
+        try:
+            stored = store_uploads(files.getlist(name), instance_id)
+        except workspace.UploadRefused as exc:
+            upload_errors.setdefault(path, []).append(str(exc))
+            continue
+        uploads[path] = [str(a.id) for a in stored]
+    data, parse_errors = formkit.parse(schema, form, uploads)
+    errors: dict[str, list[str]] = {k: [parse_message(m) for m in v] for k, v in parse_errors.items()}
+    for key, messages in upload_errors.items():
+        errors.setdefault(key, []).extend(messages)
+    try:
+        validate_form(schema, {k: v for k, v in data.items() if k not in errors})
+    except ValidationFailed as exc:
+        for detail in exc.details:
+            if detail.path in parse_errors:
+                continue
+            errors.setdefault(detail.path, []).append(field_message(detail))
+    return data, errors
