@@ -60,9 +60,11 @@ test: install assets browser
 
 bench: install
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/http.py
 
 bench-quick: install
 	$(BIN)/python bench/engine.py --quick
+	$(BIN)/python bench/http.py --quick
 
 lint: install
 	$(BIN)/ruff check .

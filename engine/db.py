@@ -26,7 +26,10 @@ def make_engine(url: str, echo: bool = False) -> Engine:
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Optimistic disconnect handling: no ping before every checkout (a round trip per request);
+    # connections are recycled hourly, and a connection found dead invalidates the whole pool,
+    # so a database restart costs one failed request, not one per pooled connection.
+    return create_engine(url, echo=echo, pool_recycle=3600, pool_size=10, max_overflow=20)
 
 
 def _tune_sqlite(engine: Engine) -> None:

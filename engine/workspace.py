@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import filetype
-from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy import bindparam, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from .errors import MutuError, NotAuthorized, NotFound
 from .identity import check_password
+from .inbox import OVERSIGHT_ROLES
 from .models import (
     ApiToken,
     Attachment,
@@ -32,10 +33,10 @@ from .models import (
     ProcessInstance,
     TaskDraft,
     User,
+    UTCDateTime,
 )
 
-# Roles that oversee the whole quality system and so see every case.
-ALL_CASES_ROLES = frozenset({"admin", "qmr", "director", "quality_control"})
+ALL_CASES_ROLES = OVERSIGHT_ROLES
 # Roles that see every case of their own site.
 SITE_ROLES = frozenset({"team_leader", "operations_manager"})
 MASK = "••••••"
@@ -134,18 +135,39 @@ def issue_token(session: Session, user: User, now: datetime, lifetime: timedelta
     return token, expires
 
 
-def user_for_token(session: Session, token: str, now: datetime) -> User | None:
-    row = session.execute(
-        select(User)
-        .join(ApiToken, ApiToken.user_id == User.id)
+# Built once: an API request runs this first, and building it per call cost more than running it.
+_TOKEN_USER = (
+    select(
+        User,
+        exists()
         .where(
-            ApiToken.token_sha256 == _token_hash(token),
-            ApiToken.expires_at > now,
-            ApiToken.revoked.is_(False),
-            User.active.is_(True),
+            ConfidentialityAcceptance.user_id == User.id,
+            ConfidentialityAcceptance.text_version == bindparam("version"),
         )
-    ).unique()
-    return row.scalar_one_or_none()
+        .label("accepted"),
+    )
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(
+        ApiToken.token_sha256 == bindparam("token_hash"),
+        ApiToken.expires_at > bindparam("now", type_=UTCDateTime()),
+        ApiToken.revoked.is_(False),
+        User.active.is_(True),
+    )
+)
+
+
+def user_for_token(
+    session: Session, token: str, now: datetime, statement_version: str = ""
+) -> tuple[User | None, bool]:
+    """The token's user and whether they accepted ``statement_version``, in one query."""
+    row = (
+        session.execute(
+            _TOKEN_USER, {"token_hash": _token_hash(token), "now": now, "version": statement_version}
+        )
+        .unique()
+        .first()
+    )
+    return (None, False) if row is None else (row[0], bool(row[1]))
 
 
 def revoke_token(session: Session, token: str) -> None:
@@ -238,8 +260,12 @@ def load_draft(session: Session, task_id: int, user: User) -> TaskDraft | None:
     return session.get(TaskDraft, {"human_task_id": task_id, "user_id": user.id})
 
 
+_DROP_DRAFTS = delete(TaskDraft.__table__).where(TaskDraft.__table__.c.human_task_id == bindparam("task_id"))
+
+
 def drop_drafts(session: Session, task_id: int) -> None:
-    session.execute(delete(TaskDraft).where(TaskDraft.human_task_id == task_id))
+    """Forget what was typed into a task once it is done (a plain statement: nothing is loaded)."""
+    session.connection().execute(_DROP_DRAFTS, {"task_id": task_id})
 
 
 def add_comment(session: Session, instance_id: int, user: User, body: str, now: datetime) -> Comment:

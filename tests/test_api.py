@@ -6,15 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 from tests.web_support import PASSWORD
+from tests.web_support import REPORT as BASE_REPORT
 
-REPORT = {
-    "source": "tapping",
-    "service": "147",
-    "site": "Bandung",
-    "agent_code": "1001",
-    "description": "Agen memberi informasi tarif yang salah kepada pelanggan",
-    "customer_name": "Budi Santoso",
-}
+REPORT = {**BASE_REPORT, "customer_name": "Budi Santoso"}
 
 
 class Api:
@@ -61,7 +55,9 @@ def test_tokens_authenticate_expire_and_revoke(web):  # type: ignore[no-untyped-
 def test_start_claim_complete_and_history(web):  # type: ignore[no-untyped-def]
     qc, qmr = api_for(web, "qc"), api_for(web, "qmr")
     processes = {p["key"]: p for p in qc.call("GET", "/processes").get_json()["items"]}
-    assert processes["nonconformity"]["may_start"] and processes["nonconformity"]["start_schema"]["properties"]
+    assert (
+        processes["nonconformity"]["may_start"] and processes["nonconformity"]["start_schema"]["properties"]
+    )
     assert processes["requirement_change"]["may_start"] is False
     started = qc.call("POST", "/processes/nonconformity/start", {"data": REPORT})
     assert started.status_code == 201, started.get_json()
@@ -101,7 +97,9 @@ def test_start_claim_complete_and_history(web):  # type: ignore[no-untyped-def]
 
 def test_authorisation_and_masking(web):  # type: ignore[no-untyped-def]
     qc, agent2, tl = api_for(web, "qc"), api_for(web, "agent2"), api_for(web, "teamlead")
-    instance_id = qc.call("POST", "/processes/nonconformity/start", {"data": REPORT}).get_json()["instance_id"]
+    instance_id = qc.call("POST", "/processes/nonconformity/start", {"data": REPORT}).get_json()[
+        "instance_id"
+    ]
     qmr = api_for(web, "qmr")
     task_id = qmr.call("GET", "/tasks?scope=roles").get_json()["items"][0]["id"]
     assert agent2.call("GET", f"/tasks/{task_id}").status_code == 403
@@ -120,9 +118,12 @@ def test_authorisation_and_masking(web):  # type: ignore[no-untyped-def]
     assert seen_by_tl["fields"].get("customer_name") in (None, "••••••")
     history = tl.call("GET", f"/cases/{instance_id}/history").get_json()["items"]
     assert history[0]["data"]["data"]["customer_name"] == "••••••"
-    assert qc.call("GET", f"/cases/{instance_id}/history").get_json()["items"][0]["data"]["data"][
-        "customer_name"
-    ] == "Budi Santoso"
+    assert (
+        qc.call("GET", f"/cases/{instance_id}/history").get_json()["items"][0]["data"]["data"][
+            "customer_name"
+        ]
+        == "Budi Santoso"
+    )
 
 
 def test_bad_requests_are_json_errors(web):  # type: ignore[no-untyped-def]
@@ -142,7 +143,9 @@ def test_bad_requests_are_json_errors(web):  # type: ignore[no-untyped-def]
 def test_inbox_pages_and_filters(web):  # type: ignore[no-untyped-def]
     qc = api_for(web, "qc")
     for i in range(30):
-        qc.call("POST", "/processes/nonconformity/start", {"data": {**REPORT, "site": ["Bogor", "Malang"][i % 2]}})
+        qc.call(
+            "POST", "/processes/nonconformity/start", {"data": {**REPORT, "site": ["Bogor", "Malang"][i % 2]}}
+        )
     qmr = api_for(web, "qmr")
     page1 = qmr.call("GET", "/tasks?scope=roles&per_page=20").get_json()
     page2 = qmr.call("GET", "/tasks?scope=roles&per_page=20&page=2").get_json()
@@ -156,7 +159,10 @@ def test_inbox_pages_and_filters(web):  # type: ignore[no-untyped-def]
 
 def test_openapi_documents_every_route(web):  # type: ignore[no-untyped-def]
     doc = web.app.test_client().get("/api/v1/openapi.json").get_json()
-    assert doc["openapi"].startswith("3.1") and doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert (
+        doc["openapi"].startswith("3.1")
+        and doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    )
     documented = {path for path in doc["paths"]}
     for rule in web.app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/"):

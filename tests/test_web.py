@@ -46,6 +46,17 @@ def open_task(env, instance_id: int, bpmn_id: str) -> HumanTask:  # type: ignore
         ).scalar_one()
 
 
+def triaged_and_acknowledged(env, qc: Browser, qmr: Browser) -> int:  # type: ignore[no-untyped-def]
+    """A case the QMR rated a nonconformity and the agent acknowledged: containment waits."""
+    instance_id = raise_nc(qc)
+    triage = open_task(env, instance_id, "nc_triage")
+    qmr.post(
+        f"/tasks/{triage.id}", {"f.is_nonconformity": "true", "f.impact": "sedang", "f.repeated": "false"}
+    )
+    acknowledge(env, instance_id)
+    return instance_id
+
+
 def acknowledge(env, instance_id: int) -> None:  # type: ignore[no-untyped-def]
     """The agent named in the report acknowledges it, with the yes/no control."""
     agent = env.client("agent")
@@ -171,12 +182,7 @@ def test_wrong_types_and_refused_uploads_are_field_errors(web):  # type: ignore[
 
 def test_rows_lines_numbers_drafts_and_next_task(web):  # type: ignore[no-untyped-def]
     qc, qmr, tl = web.client("qc"), web.client("qmr"), web.client("teamlead")
-    instance_id = raise_nc(qc)
-    triage = open_task(web, instance_id, "nc_triage")
-    qmr.post(
-        f"/tasks/{triage.id}", {"f.is_nonconformity": "true", "f.impact": "sedang", "f.repeated": "false"}
-    )
-    acknowledge(web, instance_id)
+    instance_id = triaged_and_acknowledged(web, qc, qmr)
     contain = open_task(web, instance_id, "nc_contain")
     page = tl.get(f"/tasks/{contain.id}").get_data(as_text=True)
     assert "Koreksi segera" in page and 'name="f.correction"' in page and 'type="date"' in page
@@ -256,12 +262,7 @@ def test_forbidden_conflicting_and_missing_pages(web):  # type: ignore[no-untype
 
 def test_reassign_and_release(web):  # type: ignore[no-untyped-def]
     qc, qmr, tl = web.client("qc"), web.client("qmr"), web.client("teamlead")
-    instance_id = raise_nc(qc)
-    triage = open_task(web, instance_id, "nc_triage")
-    qmr.post(
-        f"/tasks/{triage.id}", {"f.is_nonconformity": "true", "f.impact": "sedang", "f.repeated": "false"}
-    )
-    acknowledge(web, instance_id)
+    instance_id = triaged_and_acknowledged(web, qc, qmr)
     contain = open_task(web, instance_id, "nc_contain")
     tl.post(f"/tasks/{contain.id}", {"f.correction": "Agen sudah dikoreksi langsung oleh TL"})
     rca = open_task(web, instance_id, "nc_rca")

@@ -49,11 +49,13 @@ def authenticate():  # type: ignore[no-untyped-def]
     if request.endpoint in OPEN:
         return None
     token = _bearer()
-    user = workspace.user_for_token(db(), token, now()) if token else None
+    user, accepted = (
+        workspace.user_for_token(db(), token, now(), STATEMENT_VERSION) if token else (None, False)
+    )
     if user is None:
         raise ApiError(401, "unauthenticated", "send 'Authorization: Bearer <token>' from POST /api/v1/token")
     g._login_user = user  # what Flask-Login's current_user returns; never the session cookie here
-    if request.endpoint not in PRE_STATEMENT and not workspace.has_accepted(db(), user, STATEMENT_VERSION):
+    if request.endpoint not in PRE_STATEMENT and not accepted:
         raise ApiError(
             403,
             "statement_not_accepted",

@@ -20,6 +20,7 @@ from engine.workspace import mask, sees_personal_data
 
 from . import formkit
 from .core import (
+    back_to,
     db,
     engine,
     field_message,
@@ -76,9 +77,22 @@ def show_values(
         if name in skip or value in (None, "", []):
             continue
         spec = specs.get(name, {})
-        label = formkit.label_of(spec, lang(), name.replace("_", " "))
+        label = formkit.label_of(spec, lang(), "") or _case_field_label(name)
         out.append(_shown(label, name, spec, value, files, hidden))
     return out
+
+
+def _case_field_label(name: str) -> str:
+    """Words for case fields that no form asks for (the engine or a decision table sets them)."""
+    words = {
+        "severity": _("Severity"),
+        "reopen_count": _("Times reopened"),
+        "status": _("Status"),
+        "site": _("Site"),
+        "service": _("Service"),
+        "agent_code": _("Agent code"),
+    }
+    return words.get(name, name.replace("_", " "))
 
 
 def _shown(
@@ -136,7 +150,7 @@ def case_context(instance: ProcessInstance) -> dict[str, Any]:
         )
     history = []
     for entry in workspace.history(session, instance.id):
-        data = entry.data.get("data") if entry.kind in ("started",) else entry.data
+        data = entry.data.get("data") if entry.kind in ("started", "completed") else entry.data
         history.append(
             {
                 "entry": entry,
@@ -289,7 +303,7 @@ def comment(instance_id: int):  # type: ignore[no-untyped-def]
     else:
         db().commit()
         flash(_("Comment added."), "info")
-    return redirect(_back(url_for("cases.case_page", instance_id=instance_id)) + "#comments")
+    return redirect(back_to(url_for("cases.case_page", instance_id=instance_id)) + "#comments")
 
 
 @bp.post("/cases/<int:instance_id>/files")
@@ -298,12 +312,7 @@ def upload(instance_id: int):  # type: ignore[no-untyped-def]
     stored = store_uploads(request.files.getlist("files"), instance.id)
     db().commit()
     flash(_("%(n)s file(s) added.", n=len(stored)), "info")
-    return redirect(_back(url_for("cases.case_page", instance_id=instance_id)) + "#evidence")
-
-
-def _back(default: str) -> str:
-    target = request.form.get("back", "")
-    return target if target.startswith("/") and not target.startswith("//") else default
+    return redirect(back_to(url_for("cases.case_page", instance_id=instance_id)) + "#evidence")
 
 
 @bp.get("/files/<int:attachment_id>")

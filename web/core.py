@@ -151,5 +151,11 @@ def parse_message(code: str) -> str:
     return _type_message(code.split(":", 1)[1] if ":" in code else code)
 
 
+def back_to(default: str) -> str:
+    """Where a form asked to return (``back``), if it is a path on this site."""
+    target = request.form.get("back", "")
+    return target if target.startswith("/") and not target.startswith("//") else default
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/")

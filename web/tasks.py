@@ -17,7 +17,7 @@ from engine.runtime import ASSIGNER_ROLES, may_act
 
 from . import formkit
 from .cases import SITES, _process_keys, case_context, masked_fields, read_form
-from .core import db, engine, field_message, lang, now, runtime, task_label
+from .core import back_to, db, engine, field_message, lang, now, runtime, task_label
 
 bp = Blueprint("tasks", __name__)
 
@@ -79,17 +79,12 @@ def inbox_page():  # type: ignore[no-untyped-def]
     )
 
 
-def _back(default: str) -> str:
-    target = request.form.get("back", "")
-    return target if target.startswith("/") and not target.startswith("//") else default
-
-
 @bp.post("/tasks/<int:task_id>/claim")
 def claim(task_id: int):  # type: ignore[no-untyped-def]
     row = engine().claim(db(), task_id, current_user)
     db().commit()
     flash(_("You claimed “%(task)s”.", task=task_label(row.process_key, row.bpmn_id, row.name)), "info")
-    return redirect(_back(url_for("tasks.task_page", task_id=task_id)))
+    return redirect(back_to(url_for("tasks.task_page", task_id=task_id)))
 
 
 @bp.post("/tasks/<int:task_id>/unclaim")
@@ -100,7 +95,7 @@ def unclaim(task_id: int):  # type: ignore[no-untyped-def]
         _("“%(task)s” is back in its role's queue.", task=task_label(row.process_key, row.bpmn_id, row.name)),
         "info",
     )
-    return redirect(_back(url_for("tasks.inbox", scope="mine")))
+    return redirect(back_to(url_for("tasks.inbox", scope="mine")))
 
 
 @bp.post("/tasks/<int:task_id>/assign")
@@ -109,7 +104,7 @@ def assign(task_id: int):  # type: ignore[no-untyped-def]
         assignee = get_user(db(), request.form.get("assignee", ""))
     except NotFound:
         flash(_("Choose a user to give the task to."), "error")
-        return redirect(_back(url_for("tasks.task_page", task_id=task_id)))
+        return redirect(back_to(url_for("tasks.task_page", task_id=task_id)))
     row = engine().assign(db(), task_id, current_user, assignee)
     db().commit()
     flash(
@@ -120,7 +115,7 @@ def assign(task_id: int):  # type: ignore[no-untyped-def]
         ),
         "info",
     )
-    return redirect(_back(url_for("tasks.task_page", task_id=task_id)))
+    return redirect(back_to(url_for("tasks.task_page", task_id=task_id)))
 
 
 def _open_task(task_id: int) -> tuple[HumanTask, ProcessInstance]:
