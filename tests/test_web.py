@@ -373,3 +373,25 @@ def test_start_page_lists_only_processes_the_user_may_start(web):  # type: ignor
     assert "/start/requirement_change" in client_page
     # Processes the scheduler starts have no start page for people.
     assert "/start/release_monitoring" not in web.client("qc").get("/start").get_data(as_text=True)
+
+
+def test_sessions_expire_after_idle_hours_and_cookies_are_guarded(web):  # type: ignore[no-untyped-def]
+    b = web.client()
+    b.get("/login")
+    response = b.post("/login", {"username": "qc", "password": "secret-pass"})
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Expires=" in cookie
+    assert web.app.permanent_session_lifetime.total_seconds() == 8 * 3600
+    page = b.get("/confidentiality")
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.headers["Cache-Control"] == "no-store"
+
+
+def test_english_help_texts_and_choice_labels(web):  # type: ignore[no-untyped-def]
+    qc = web.client("qc")
+    qc.post("/language", {"lang": "en"})
+    page = qc.get("/start/nonconformity").get_data(as_text=True)
+    assert "Nonconformity report" in page and "Agent login code" in page
+    assert "Leave empty when no agent is involved." in page  # help_en
+    assert ">Customer complaint<" in page  # enum_labels_en
+    assert 'class="tag"' in page and ">personal<" in page

@@ -116,6 +116,9 @@ def _shown(
         heads = [formkit.label_of(item.get(c, {}), lang(), c) for c in columns]
         rows = [[_word(item.get(c, {}), mask(row, hidden).get(c, "")) for c in columns] for row in value]
         return Shown(label, "rows", {"heads": heads, "rows": rows})
+    if isinstance(value, list):
+        item = formkit._item_choices(spec)
+        return Shown(label, "text", ", ".join(_word(item, v) for v in mask(value, hidden)))
     if isinstance(value, dict):
         return Shown(label, "text", ", ".join(f"{k}: {v}" for k, v in mask(value, hidden).items()))
     return Shown(label, "text", _word(spec, value))

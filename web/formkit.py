@@ -53,6 +53,12 @@ def _options(spec: dict[str, Any], lang: str) -> list[tuple[str, str]]:
     return [(str(v), str(labels.get(str(v), v))) for v in spec.get("enum", [])]
 
 
+def _item_choices(spec: dict[str, Any]) -> dict[str, Any]:
+    """A multi-choice field's items, with the labels given on the field or on its items."""
+    item = spec.get("items", {})
+    return {**item, "x-mutu": {**_mutu(spec), **_mutu(item)}}
+
+
 def _kind(spec: dict[str, Any]) -> str:
     widget = _mutu(spec).get("widget")
     typ = spec.get("type")
@@ -111,7 +117,7 @@ def build(
             label=label_of(spec, lang, name),
             help=(meta.get("help_en") if lang == "en" else None) or meta.get("help") or "",
             required=name in set(schema.get("required", [])),
-            options=_options(spec.get("items", {}) if kind == "checks" else spec, lang),
+            options=_options(_item_choices(spec) if kind == "checks" else spec, lang),
             value=values.get(name),
             errors=list(errors.get(key, [])),
             personal=bool(meta.get("personal")),
