@@ -151,8 +151,8 @@ class HumanTask(Base):
     __tablename__ = "human_task"
     __table_args__ = (
         UniqueConstraint("instance_id", "task_guid"),
-        Index("ix_human_task_assignee", "status", "assignee_id", "due_at"),
-        Index("ix_human_task_role", "status", "role_key", "assignee_id", "due_at"),
+        # One index serves "my tasks" and "my roles": every inbox condition reads from it alone.
+        Index("ix_human_task_queue", "status", "assignee_id", "role_key", "has_owners", "due_at"),
         Index("ix_human_task_instance", "instance_id", "status"),
     )
 
