@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, false, func, literal_column, or_, select, true, union_all
 from sqlalchemy.orm import Session, aliased
 
 from .errors import NotAuthorized, NotFound
@@ -15,6 +15,9 @@ from .models import CaseRecord, HumanTask, HumanTaskOwner, HumanTaskRole, Incide
 from .runtime import may_act
 
 SCOPES = ("mine", "roles", "all")
+# Literal, not bound: the partial indexes of open tasks match only a predicate they can see.
+OPEN = HumanTask.status == literal_column("'open'")
+UNCLAIMED = and_(OPEN, HumanTask.assignee_id.is_(None))
 # Roles that oversee the whole quality system: they see every case and every task (read-only
 # unless the task is also theirs), so the QMR can follow and hand out any work.
 OVERSIGHT_ROLES = frozenset({"admin", "qmr", "director", "quality_control"})
@@ -24,7 +27,7 @@ def task_condition(user: User, scope: str = "mine") -> Any:
     """WHERE clause for open tasks: ``mine`` (claimed by me), ``roles`` (unclaimed, open to me), ``all``.
 
     Only non-correlated ``IN`` subqueries, so the database reads the small role and owner
-    tables once and checks every queue row from the ``ix_human_task_queue`` index alone.
+    tables once and checks every queue row from the ``ix_human_task_unclaimed`` index alone.
     """
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
@@ -40,7 +43,7 @@ def task_condition(user: User, scope: str = "mine") -> Any:
         role_filter.append(HumanTask.lane.is_not(None) | HumanTask.role_key.is_not(None))
     open_to_me = and_(HumanTask.assignee_id.is_(None), or_(*role_filter))
     condition = {"mine": mine, "roles": open_to_me, "all": or_(mine, open_to_me)}[scope]
-    return and_(HumanTask.status == "open", condition)
+    return and_(OPEN, condition)
 
 
 def task_query(user: User, scope: str = "mine") -> Select[tuple[HumanTask]]:
@@ -244,16 +247,23 @@ def search_tasks(
             query = query.join(CaseRecord, CaseRecord.instance_id == HumanTask.instance_id)
         return query.where(*where)
 
-    total = session.execute(scoped(select(func.count(HumanTask.id)).select_from(HumanTask))).scalar_one()
     page = max(page, 1)
-    ids = list(
-        session.execute(
-            scoped(select(HumanTask.id))
-            .order_by(*order[filters.sort])
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        ).scalars()
-    )
+    offset = (page - 1) * per_page
+    ids: list[int] | None = None
+    if scope == "roles" and not needs_case and not user.is_admin:
+        parts = _unclaimed_branches(user, where[1:])
+        counts = [select(func.count()).select_from(p.subquery()).scalar_subquery() for p in parts]
+        total = session.execute(select(sum(counts[1:], counts[0]))).scalar_one()
+        if filters.sort == "due":
+            ids = _page_by_due(session, parts, per_page, offset)
+    else:
+        total = session.execute(scoped(select(func.count(HumanTask.id)).select_from(HumanTask))).scalar_one()
+    if ids is None:
+        ids = list(
+            session.execute(
+                scoped(select(HumanTask.id)).order_by(*order[filters.sort]).limit(per_page).offset(offset)
+            ).scalars()
+        )
     if not ids:
         return [], total
     assignee = aliased(User)
@@ -273,6 +283,54 @@ def search_tasks(
     ).all()
     by_id = {r[0].id: InboxRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows}
     return [by_id[i] for i in ids if i in by_id], total
+
+
+def _unclaimed_branches(user: User, extra: list[Any]) -> list[Select[Any]]:
+    """The "my roles" queue as disjoint parts that each read one index range.
+
+    One part per role of the user (``ix_human_task_unclaimed``: that role's open,
+    unclaimed tasks in due order), one for tasks open to the user through a further role
+    of theirs, one for tasks that name the user as owner. Counting or paging each part
+    touches index entries only, where the combined OR would visit every queued row.
+    """
+    roles = sorted(user.role_keys)
+    not_owned = HumanTask.has_owners == false()  # "= false" can use an index; "IS false" cannot
+    parts = [
+        select(HumanTask.id, HumanTask.due_at).where(UNCLAIMED, HumanTask.role_key == role, not_owned, *extra)
+        for role in roles
+    ]
+    extra_roles = select(HumanTaskRole.human_task_id).where(HumanTaskRole.role_key.in_(roles))
+    parts.append(
+        select(HumanTask.id, HumanTask.due_at).where(
+            UNCLAIMED,
+            not_owned,
+            HumanTask.id.in_(extra_roles),
+            or_(HumanTask.role_key.is_(None), HumanTask.role_key.not_in(roles)),
+            *extra,
+        )
+    )
+    owned = select(HumanTaskOwner.human_task_id).where(HumanTaskOwner.user_id == user.id)
+    parts.append(
+        select(HumanTask.id, HumanTask.due_at).where(
+            UNCLAIMED, HumanTask.has_owners == true(), HumanTask.id.in_(owned), *extra
+        )
+    )
+    return parts
+
+
+def _page_by_due(session: Session, parts: list[Select[Any]], limit: int, offset: int) -> list[int]:
+    """A page by due date (no date last): each part stops after the page, then they merge."""
+    key = (HumanTask.due_at.asc().nulls_last(), HumanTask.id)
+    merged = union_all(
+        *[p.order_by(*key).limit(limit + offset).subquery().select() for p in parts]
+    ).subquery()
+    page = (
+        select(merged.c.id)
+        .order_by(merged.c.due_at.asc().nulls_last(), merged.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(session.execute(page).scalars())
 
 
 def next_task_in_case(session: Session, user: User, instance_id: int) -> HumanTask | None:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -145,14 +146,36 @@ class ProcessInstance(Base):
     __mapper_args__ = {"version_id_col": lock_version}
 
 
+CLAIMED_SQL = text("status = 'open' AND assignee_id IS NOT NULL")
+UNCLAIMED_SQL = text("status = 'open' AND assignee_id IS NULL")
+
+
 class HumanTask(Base):
     """A ready (or once ready) user or manual task, projected for the inbox."""
 
     __tablename__ = "human_task"
     __table_args__ = (
         UniqueConstraint("instance_id", "task_guid"),
-        # One index serves "my tasks" and "my roles": every inbox condition reads from it alone.
-        Index("ix_human_task_queue", "status", "assignee_id", "role_key", "has_owners", "due_at"),
+        # Partial indexes hold only open tasks, so finished work never slows an inbox. "My
+        # roles" walks one role's unclaimed tasks in due order; queries must spell the
+        # predicate with literals (see inbox.OPEN) for the database to match them.
+        Index(
+            "ix_human_task_mine",
+            "assignee_id",
+            "due_at",
+            sqlite_where=CLAIMED_SQL,
+            postgresql_where=CLAIMED_SQL,
+        ),
+        Index(
+            "ix_human_task_unclaimed",
+            "role_key",
+            "due_at",
+            "has_owners",
+            "assignee_id",
+            "status",
+            sqlite_where=UNCLAIMED_SQL,
+            postgresql_where=UNCLAIMED_SQL,
+        ),
         Index("ix_human_task_instance", "instance_id", "status"),
     )
 

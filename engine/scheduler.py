@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from .context import Runtime
+from .db import session_scope
 from .timers import fire_due_timers
+from .workspace import housekeeping
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +36,19 @@ class JobDefinition:
     seconds: float
 
 
+def tidy(rt: Runtime) -> dict[str, int]:
+    """Hourly housekeeping of the web workspace (drafts, tokens, sign-in failures)."""
+    with session_scope(rt.sessions) as session:
+        window = timedelta(minutes=rt.settings.login_lockout_minutes)
+        return housekeeping(session, rt.engine.clock.now(), window)
+
+
 def periodic_job_definitions(rt: Runtime) -> list[JobDefinition]:
     """Every periodic job, with a fixed id, declared here and nowhere else."""
-    return [JobDefinition("fire-due-timers", tick, rt.settings.timer_poll_seconds)]
+    return [
+        JobDefinition("fire-due-timers", tick, rt.settings.timer_poll_seconds),
+        JobDefinition("housekeeping", tidy, 3600.0),
+    ]
 
 
 def configure(scheduler: BaseScheduler, rt: Runtime) -> BaseScheduler:

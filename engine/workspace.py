@@ -435,3 +435,19 @@ def history(session: Session, instance_id: int) -> list[HistoryEntry]:
         )
         for e in events
     ]
+
+
+# -- housekeeping ------------------------------------------------------------------------------
+
+
+def housekeeping(session: Session, now: datetime, login_window: timedelta) -> dict[str, int]:
+    """Delete what no one can use any more: drafts of closed tasks, expired tokens, old failures.
+
+    Runs hourly in the scheduler, so a completion through the API need not spend a
+    statement on drafts that usually do not exist.
+    """
+    closed = select(HumanTask.id).where(HumanTask.status != "open")
+    drafts = session.execute(delete(TaskDraft).where(TaskDraft.human_task_id.in_(closed)))
+    tokens = session.execute(delete(ApiToken).where((ApiToken.expires_at < now) | ApiToken.revoked.is_(True)))
+    failures = session.execute(delete(LoginFailure).where(LoginFailure.at < now - login_window))
+    return {"drafts": drafts.rowcount, "tokens": tokens.rowcount, "login_failures": failures.rowcount}

@@ -170,3 +170,28 @@ def test_openapi_documents_every_route(web):  # type: ignore[no-untyped-def]
             assert path in documented, path
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 assert method.lower() in doc["paths"][path], (path, method)
+
+
+def test_hourly_housekeeping_forgets_closed_drafts_expired_tokens_and_old_failures(web):  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, select
+
+    from engine.models import ApiToken, LoginFailure, TaskDraft
+    from engine.scheduler import periodic_job_definitions, tidy
+
+    assert {j.id for j in periodic_job_definitions(web.runtime)} == {"fire-due-timers", "housekeeping"}
+    qc, qmr = api_for(web, "qc"), api_for(web, "qmr")
+    qc.call("POST", "/processes/nonconformity/start", {"data": REPORT})
+    task_id = qmr.call("GET", "/tasks?scope=roles").get_json()["items"][0]["id"]
+    page = web.client("qmr")
+    page.post(f"/tasks/{task_id}", {"action": "draft", "f.impact": "sedang"})
+    web.app.test_client().post("/api/v1/token", json={"username": "qc", "password": "wrong"})
+    qmr.call(
+        "POST",
+        f"/tasks/{task_id}/complete",
+        {"data": {"is_nonconformity": True, "impact": "sedang", "repeated": False}},
+    )
+    web.clock.advance(timedelta(hours=9))
+    assert tidy(web.runtime) == {"drafts": 1, "tokens": 2, "login_failures": 1}
+    with web.session() as s:
+        for table in (TaskDraft, LoginFailure, ApiToken):
+            assert s.execute(select(func.count()).select_from(table)).scalar_one() == 0

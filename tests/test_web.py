@@ -395,3 +395,43 @@ def test_english_help_texts_and_choice_labels(web):  # type: ignore[no-untyped-d
     assert "Leave empty when no agent is involved." in page  # help_en
     assert ">Customer complaint<" in page  # enum_labels_en
     assert 'class="tag"' in page and ">personal<" in page
+
+
+def test_my_roles_by_due_date_puts_tasks_without_a_due_date_last_on_every_page(web):  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import update
+
+    from engine import inbox
+    from engine.identity import get_user
+
+    qc = web.client("qc")
+    ids = [raise_nc(qc) for _ in range(12)]
+    with web.session() as s:
+        rows = s.execute(select(HumanTask).where(HumanTask.instance_id.in_(ids))).scalars().all()
+        for i, row in enumerate(rows):  # some without a due date, the rest shuffled
+            due = None if i % 4 == 0 else datetime(2026, 2, 1 + (i * 7) % 13, tzinfo=UTC)
+            s.execute(update(HumanTask).where(HumanTask.id == row.id).values(due_at=due))
+    with web.session() as s:
+        qmr = get_user(s, "qmr")
+        every = inbox.list_tasks(s, qmr, "roles", limit=100)
+        expected = sorted(
+            every, key=lambda t: (t.due_at is None, t.due_at or datetime.max.replace(tzinfo=UTC), t.id)
+        )
+        seen = []
+        for page in (1, 2, 3):
+            found, total = inbox.search_tasks(
+                s,
+                qmr,
+                "roles",
+                inbox.TaskFilter(sort="due"),
+                datetime.now(UTC),
+                ZoneInfo("UTC"),
+                page=page,
+                per_page=5,
+            )
+            assert total == 12
+            seen += [r.task.id for r in found]
+        assert seen == [t.id for t in expected]
+        assert [r.task.due_at for r in found][-1] is None
