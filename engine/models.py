@@ -140,6 +140,8 @@ class ProcessInstance(Base):
     # The tail of this instance's audit chain, moved under the instance lock with each event.
     audit_seq: Mapped[int] = mapped_column(Integer, default=0)
     audit_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
+    # What the case row was last written with: a step that changes no case field skips it.
+    case_hash: Mapped[str | None] = mapped_column(String(64))
 
     process_version: Mapped[ProcessVersion] = relationship(lazy="joined")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -369,7 +371,12 @@ def _write_case(
     row = {column: values.get(column) for column in CASE_COLUMNS}
     if "status" not in glue.case_fields:
         row["status"] = instance.status
-    row.update(fields=extra, updated_at=now)
+    row["fields"] = extra
+    digest = hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+    if digest == instance.case_hash:
+        return  # most steps change no case field: skip the statement
+    instance.case_hash = digest
+    row["updated_at"] = now
     # A constant table-level UPDATE: an ORM-enabled one costs more to prepare than to run.
     session.connection().execute(_CASE_UPDATE, {"case_id": instance.id, **row})
     _expire_cached(session, CaseRecord, instance.id)

@@ -773,6 +773,7 @@ class ProcessEngine:
         glue = self.registry.get(instance.process_key)
         if case is not None and "status" not in glue.case_fields:
             case.status = instance.status
+            instance.case_hash = None  # written here, not by a step: the next step writes it again
 
     def _advance(
         self,
@@ -975,6 +976,7 @@ _INSTANCE_COLUMNS = (
     "status_before_suspend",
     "audit_seq",
     "audit_hash",
+    "case_hash",
 )
 _INSTANCE_TABLE = ProcessInstance.__table__
 _INSTANCE_UPDATE = (

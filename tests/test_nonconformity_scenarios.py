@@ -181,3 +181,32 @@ def test_case_numbers_are_gap_free_per_year(session, nc, people):
 
 def test_every_flow_of_the_nonconformity_diagram_is_taken():
     assert_full_coverage("nonconformity.bpmn", "nonconformity")
+
+
+def test_a_step_rewrites_the_case_row_only_when_a_case_field_changed(session, nc, people):
+    from datetime import timedelta as td
+
+    from engine.models import CaseRecord
+
+    def row(case):  # type: ignore[no-untyped-def]
+        session.expire_all()
+        rec = session.get(CaseRecord, case.instance.id)
+        return {
+            k: getattr(rec, k) for k in ("number", "summary", "site", "severity", "status", "fields")
+        }, rec.updated_at
+
+    case = NcCase(session, nc, people)
+    steps = [
+        ("nc_triage", people.qmr, {"is_nonconformity": True, "impact": "sedang", "repeated": False}),
+        ("nc_acknowledge", people.agent, {"acknowledged": True}),
+        ("nc_contain", people.tl, {"correction": "Pelanggan ditelepon ulang"}),
+    ]
+    rewrites = 0
+    for bpmn_id, user, data in steps:
+        before, stamp = row(case)
+        nc.clock.advance(td(minutes=5))
+        case.do(bpmn_id, user, data)
+        after, new_stamp = row(case)
+        assert (after != before) == (new_stamp != stamp), bpmn_id
+        rewrites += new_stamp != stamp
+    assert 0 < rewrites < len(steps)  # triage sets severity and status; the acknowledgement changes nothing
