@@ -344,6 +344,10 @@ def _write_timers(
         )
 
 
+# Set on a new instance's __dict__ (not a column) until its first step writes the case row.
+CASE_INSERT = "_mutu_case_insert"
+_NO_INSERT = object()
+_CASE_INSERT = insert(CaseRecord.__table__)
 _CASE_UPDATE = (
     update(CaseRecord.__table__)
     .where(CaseRecord.__table__.c.instance_id == bindparam("case_id"))
@@ -377,6 +381,11 @@ def _write_case(
         return  # most steps change no case field: skip the statement
     instance.case_hash = digest
     row["updated_at"] = now
+    if instance.__dict__.pop(CASE_INSERT, _NO_INSERT) is not _NO_INSERT:
+        session.connection().execute(
+            _CASE_INSERT, {"instance_id": instance.id, "process_key": instance.process_key, **row}
+        )
+        return
     # A constant table-level UPDATE: an ORM-enabled one costs more to prepare than to run.
     session.connection().execute(_CASE_UPDATE, {"case_id": instance.id, **row})
     _expire_cached(session, CaseRecord, instance.id)

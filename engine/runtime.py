@@ -40,7 +40,16 @@ from .clock import Clock, SystemClock
 from .errors import Conflict, InvalidState, MutuError, NotAuthorized, NotFound, ScriptError, ValidationFailed
 from .forms import validate as validate_form
 from .models import CaseCounter, CaseRecord, HumanTask, Incident, ProcessInstance, ProcessVersion, Timer, User
-from .projection import CASE_NUMBER, NewTask, Pending, Snapshot, apply_snapshot, pending, snapshot
+from .projection import (
+    CASE_INSERT,
+    CASE_NUMBER,
+    NewTask,
+    Pending,
+    Snapshot,
+    apply_snapshot,
+    pending,
+    snapshot,
+)
 from .registry import Registry
 from .scripting import RestrictedScriptEngine
 from .services import ServiceRegistry, default_services
@@ -251,18 +260,9 @@ class ProcessEngine:
         instance.process_version = version
         session.add(instance)
         session.flush()
-        # The case row exists from the start, so a start that ends in an incident is listed too.
-        session.add(
-            CaseRecord(
-                instance_id=instance.id,
-                process_key=process_key,
-                number=number,
-                status="running",
-                fields={},
-                updated_at=now,
-            )
-        )
-        session.flush()
+        # The step writes the case row with its first values (one INSERT, no UPDATE after);
+        # a start that ends in an incident writes it from _set_case_status instead.
+        instance.__dict__[CASE_INSERT] = number
         audit.record(
             session,
             "started",
@@ -769,6 +769,18 @@ class ProcessEngine:
         instance.updated_at = self.clock.now()
 
     def _set_case_status(self, session: Session, instance: ProcessInstance) -> None:
+        if CASE_INSERT in instance.__dict__:  # a start that failed before its first step wrote
+            session.add(
+                CaseRecord(
+                    instance_id=instance.id,
+                    process_key=instance.process_key,
+                    number=instance.__dict__.pop(CASE_INSERT),
+                    status=instance.status,
+                    fields={},
+                    updated_at=self.clock.now(),
+                )
+            )
+            session.flush()
         case = session.get(CaseRecord, instance.id)
         glue = self.registry.get(instance.process_key)
         if case is not None and "status" not in glue.case_fields:

@@ -198,3 +198,31 @@ def test_a_message_named_after_a_process_starts_it_with_the_payload(session, eng
         "process_key": "thrower",
         "instance_id": inst.id,
     }
+
+
+EARLY = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="e_defs" targetNamespace="http://mutu.example/bpmn">
+  <bpmn:process id="early" name="Fails at once" isExecutable="true">
+    <bpmn:startEvent id="e_start"><bpmn:outgoing>e1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:scriptTask id="e_calc" name="Calculate"><bpmn:incoming>e1</bpmn:incoming><bpmn:outgoing>e2</bpmn:outgoing>
+      <bpmn:script>total = missing + 1</bpmn:script></bpmn:scriptTask>
+    <bpmn:userTask id="e_fill" name="Fill in"><bpmn:incoming>e2</bpmn:incoming><bpmn:outgoing>e3</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="e_end"><bpmn:incoming>e3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="e1" sourceRef="e_start" targetRef="e_calc" />
+    <bpmn:sequenceFlow id="e2" sourceRef="e_calc" targetRef="e_fill" />
+    <bpmn:sequenceFlow id="e3" sourceRef="e_fill" targetRef="e_end" />
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_start_that_fails_at_once_is_still_listed_as_a_case(session, engine, people):
+    from engine.models import CaseRecord
+
+    engine.deploy(session, [SourceFile("early.bpmn", EARLY.encode())])
+    result = engine.start(session, "early", people.qc, {})
+    assert result.incident is not None and result.incident.element_id == "e_calc"
+    case = session.get(CaseRecord, result.instance.id)
+    assert case is not None and case.status == "incident" and case.process_key == "early"
+    result = engine.retry(session, result.instance.id, people.admin)
+    assert result.incident is not None  # still failing: the case row is kept, not duplicated
+    assert session.get(CaseRecord, result.instance.id).status == "incident"
