@@ -37,7 +37,7 @@ assets: $(VENDOR) $(MO)
 # Collect new strings from code and templates into the .po files (then translate them).
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o web/translations/messages.pot .
-	$(BIN)/pybabel update -N -i web/translations/messages.pot -d web/translations
+	$(BIN)/pybabel update -N --ignore-obsolete -i web/translations/messages.pot -d web/translations
 
 # Debian's Chromium for the browser tests; skipped (the tests then say why) where apt cannot run.
 browser:

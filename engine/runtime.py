@@ -69,6 +69,7 @@ class StepResult:
     instance: ProcessInstance
     incident: Incident | None = None
     new_tasks: list[NewTask] | None = None
+    number: str | None = None  # the case number a start gave
 
 
 @dataclass
@@ -276,7 +277,9 @@ class ProcessEngine:
                 "number": number,
             },
         )
-        return self._advance(session, instance, actor, workflow, {"action": "run"}, lambda wf: None)
+        result = self._advance(session, instance, actor, workflow, {"action": "run"}, lambda wf: None)
+        result.number = number
+        return result
 
     def start_form(
         self, session: Session, process_key: str

@@ -154,10 +154,9 @@ def start(process_key: str):  # type: ignore[no-untyped-def]
         raise ApiError(400, "bad_request", "data must be a JSON object")
     result = engine().start(db(), process_key, current_user, data, validate=True)
     db().commit()
-    case = db().get(CaseRecord, result.instance.id)
     payload = {
         "instance_id": result.instance.id,
-        "number": case.number if case else None,
+        "number": result.number,
         "status": result.instance.status,
         "new_tasks": [{"id": t.id, "bpmn_id": t.bpmn_id, "lane": t.lane} for t in result.new_tasks or []],
     }

@@ -392,11 +392,10 @@ def start(process_key: str):  # type: ignore[no-untyped-def]
             ids = [int(v) for v in _file_ids(schema, values)]
             workspace.claim_attachments(db(), ids, result.instance.id, current_user)
             db().commit()
-            number = db().get(CaseRecord, result.instance.id)
             if result.incident is not None:
-                flash(_("The case was started but stopped with an error; the QMR has been told."), "error")
+                flash(_("The case was started but stopped with an error; its page shows where."), "error")
             else:
-                flash(_("Case %(n)s started.", n=number.number if number else result.instance.id), "info")
+                flash(_("Case %(n)s started.", n=result.number or result.instance.id), "info")
             nxt = inbox.next_task_in_case(db(), current_user, result.instance.id)
             if nxt is not None:
                 return redirect(url_for("tasks.task_page", task_id=nxt.id))

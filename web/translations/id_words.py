@@ -41,7 +41,7 @@ WORDS = {
     "%(n)s file(s) added.": "%(n)s berkas ditambahkan.",
     "The file is missing from storage.": "Berkas tidak ada di penyimpanan.",
     "You may not start this process.": "Anda tidak boleh memulai proses ini.",
-    "The case was started but stopped with an error; the QMR has been told.": "Kasus dimulai tetapi berhenti karena kesalahan; QMR sudah diberi tahu.",
+    "The case was started but stopped with an error; its page shows where.": "Kasus dimulai tetapi berhenti karena kesalahan; halamannya menunjukkan letaknya.",
     "Case %(n)s started.": "Kasus %(n)s dimulai.",
     "This field is required.": "Kolom ini wajib diisi.",
     "Enter at least %(n)s characters.": "Isi minimal %(n)s karakter.",
