@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from . import batch
 from .models import AuditEvent, ProcessInstance, User
 
 GENESIS = "0" * 64
@@ -92,7 +93,8 @@ def record(
     values["hash"] = _digest(values)
     # A constant INSERT on the connection: nothing reads an event back within the step,
     # and building an ORM statement per event costs more than running it.
-    session.connection().execute(_INSERT, values)
+    if not batch.defer(session, "audit", values):
+        session.connection().execute(_INSERT, values)
     if instance is not None:
         instance.audit_seq, instance.audit_hash = seq, values["hash"]
     return values["hash"]

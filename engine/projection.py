@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from . import batch
 from .deploy import FORM_PROPERTY
 from .models import CaseRecord, HumanTask, HumanTaskOwner, HumanTaskRole, ProcessInstance, Timer, User
 from .registry import CASE_COLUMNS, ProcessGlue
@@ -232,7 +233,9 @@ def apply_snapshot(
     gone = set(before.ready - ready_now.keys())
     if completed is not None and completed.task_guid in gone:
         by = completed_by.id if completed_by else None
-        conn.execute(_TASK_DONE, {"task_id": completed.id, "at": now, "by": by})
+        done = {"task_id": completed.id, "at": now, "by": by}
+        if not batch.defer(session, "task_done", done):
+            conn.execute(_TASK_DONE, done)
         # The loaded row now says what the database says, without a reload or a second UPDATE.
         for key, value in (("status", "completed"), ("completed_at", now), ("completed_by_id", by)):
             set_committed_value(completed, key, value)
@@ -387,5 +390,6 @@ def _write_case(
         )
         return
     # A constant table-level UPDATE: an ORM-enabled one costs more to prepare than to run.
-    session.connection().execute(_CASE_UPDATE, {"case_id": instance.id, **row})
+    if not batch.defer(session, "case_update", {"case_id": instance.id, **row}):
+        session.connection().execute(_CASE_UPDATE, {"case_id": instance.id, **row})
     _expire_cached(session, CaseRecord, instance.id)

@@ -435,3 +435,13 @@ def test_my_roles_by_due_date_puts_tasks_without_a_due_date_last_on_every_page(w
             seen += [r.task.id for r in found]
         assert seen == [t.id for t in expected]
         assert [r.task.due_at for r in found][-1] is None
+
+
+def test_the_diagram_speaks_the_users_language(web):  # type: ignore[no-untyped-def]
+    qc = web.client("qc")
+    instance_id = raise_nc(qc)
+    assert 'name="Triase QMR"' in qc.get(f"/cases/{instance_id}/diagram").get_json()["xml"]
+    qc.post("/language", {"lang": "en"})
+    xml = qc.get(f"/cases/{instance_id}/diagram").get_json()["xml"]
+    assert 'name="QMR triage"' in xml and 'name="Triase QMR"' not in xml
+    assert 'name="Nonconformity: correction and verification"' in xml

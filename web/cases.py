@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from lxml import etree
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
@@ -16,6 +17,7 @@ from engine import inbox, workspace
 from engine.errors import MutuError, NotAuthorized, NotFound, ValidationFailed
 from engine.forms import validate as validate_form
 from engine.models import Attachment, CaseRecord, ProcessInstance, ProcessVersion
+from engine.spiff import parse_xml
 from engine.workspace import mask, sees_personal_data
 
 from . import formkit
@@ -282,8 +284,25 @@ def diagram(instance_id: int):  # type: ignore[no-untyped-def]
     version = db().get(ProcessVersion, instance.process_version_id)
     assert version is not None
     xml = _diagram_xml(version)
+    if lang() == "en":
+        xml = _english_labels(xml, glue(instance.process_key))
     states = engine().element_states(instance)
     return jsonify(xml=xml, **states)
+
+
+def _english_labels(xml: str, meta: Any) -> str:
+    """The diagram with English names where the process glue gives them (elements, process)."""
+    names = dict(meta.names_en)
+    if meta.name_en:
+        names[meta.key] = meta.name_en
+    if not names:
+        return xml
+    root = parse_xml(xml)
+    for element in root.iter():
+        element_id = element.get("id") if isinstance(element.tag, str) else None
+        if element_id in names and element.get("name") is not None:
+            element.set("name", names[element_id])
+    return etree.tostring(root, encoding="unicode")
 
 
 def _diagram_xml(version: ProcessVersion) -> str:
