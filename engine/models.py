@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -65,11 +66,16 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     language: Mapped[str | None] = mapped_column(String(5))
+    # The role keys, comma-separated, kept in step with ``roles`` by the events below: every
+    # request and step asks for them, and a join per user load cost more than the rest of it.
+    roles_cache: Mapped[str | None] = mapped_column(String(400))
 
-    roles: Mapped[list[Role]] = relationship(secondary="user_role", lazy="joined")
+    roles: Mapped[list[Role]] = relationship(secondary="user_role")
 
     @property
     def role_keys(self) -> frozenset[str]:
+        if self.roles_cache is not None:
+            return frozenset(k for k in self.roles_cache.split(",") if k)
         return frozenset(r.key for r in self.roles)
 
     @property
@@ -86,6 +92,20 @@ class User(Base):
 
     def get_id(self) -> str:
         return str(self.id)
+
+
+def _cache_roles(user: User, keys: set[str]) -> None:
+    user.roles_cache = ",".join(sorted(keys))
+
+
+@event.listens_for(User.roles, "append")
+def _role_added(user: User, role: Role, _initiator: Any) -> None:
+    _cache_roles(user, set(user.role_keys if user.roles_cache is not None else ()) | {role.key})
+
+
+@event.listens_for(User.roles, "remove")
+def _role_removed(user: User, role: Role, _initiator: Any) -> None:
+    _cache_roles(user, set(user.role_keys) - {role.key})
 
 
 class UserRole(Base):
