@@ -186,6 +186,25 @@ _TASK_DONE = (
     .where(_TASKS.c.id == bindparam("task_id"))
     .values(status="completed", completed_at=bindparam("at"), completed_by_id=bindparam("by"))
 )
+_TASKS_CANCEL = (
+    update(_TASKS)
+    .where(
+        _TASKS.c.instance_id == bindparam("of_instance"),
+        _TASKS.c.task_guid.in_(bindparam("guids", expanding=True)),
+        _TASKS.c.status == "open",
+    )
+    .values(status="cancelled", completed_at=bindparam("at", type_=_TASKS.c.completed_at.type))
+)
+_TIMERS = Timer.__table__
+_TIMERS_CANCEL = (
+    update(_TIMERS)
+    .where(
+        _TIMERS.c.instance_id == bindparam("of_instance"),
+        _TIMERS.c.task_guid.in_(bindparam("guids", expanding=True)),
+        _TIMERS.c.status == "waiting",
+    )
+    .values(status="cancelled")
+)
 _OWNER_INSERT = insert(HumanTaskOwner.__table__)
 _ROLE_INSERT = insert(HumanTaskRole.__table__)
 _TIMER_INSERT = insert(Timer.__table__)
@@ -196,6 +215,13 @@ def _expire_cached(session: Session, model: type, ident: Any) -> None:
     cached = session.identity_map.get(Session.identity_key(model, ident))
     if cached is not None:
         session.expire(cached)
+
+
+def _expire_loaded(session: Session, model: type, instance_id: int, guids: set[str]) -> None:
+    """Expire loaded rows of ``model`` for these task guids: a plain UPDATE just changed them."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, model) and obj.instance_id == instance_id and obj.task_guid in guids:
+            session.expire(obj)
 
 
 def _owner_ids(session: Session, wanted: set[str]) -> dict[str, int]:
@@ -241,16 +267,8 @@ def apply_snapshot(
             set_committed_value(completed, key, value)
         gone.discard(completed.task_guid)
     if gone:  # interrupted (boundary event) or cancelled with the instance
-        session.execute(
-            update(HumanTask)
-            .where(
-                HumanTask.instance_id == instance.id,
-                HumanTask.task_guid.in_(gone),
-                HumanTask.status == "open",
-            )
-            .values(status="cancelled", completed_at=now)
-            .execution_options(synchronize_session="evaluate")
-        )
+        conn.execute(_TASKS_CANCEL, {"of_instance": instance.id, "guids": sorted(gone), "at": now})
+        _expire_loaded(session, HumanTask, instance.id, gone)
     fresh = [r for guid, r in ready_now.items() if guid not in before.ready]
     created: list[NewTask] = []
     if fresh:
@@ -339,12 +357,8 @@ def _write_timers(
             )
     gone = set(before.timers) - timers_now.keys()
     if gone:  # the fired timer is already marked fired; the rest were cancelled with their task
-        session.execute(
-            update(Timer)
-            .where(Timer.instance_id == instance.id, Timer.task_guid.in_(gone), Timer.status == "waiting")
-            .values(status="cancelled")
-            .execution_options(synchronize_session="evaluate")
-        )
+        session.connection().execute(_TIMERS_CANCEL, {"of_instance": instance.id, "guids": sorted(gone)})
+        _expire_loaded(session, Timer, instance.id, gone)
 
 
 # Set on a new instance's __dict__ (not a column) until its first step writes the case row.
