@@ -62,6 +62,7 @@ def _case_update(i: int) -> Any:
 # kind -> builder of that statement with its parameters suffixed by position
 BUILDERS: dict[str, Callable[[int], Any]] = {
     "audit": _columns_insert(AuditEvent.__table__),
+    "case_insert": _columns_insert(CaseRecord.__table__),
     "task_done": _task_done,
     "case_update": _case_update,
 }

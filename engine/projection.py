@@ -399,9 +399,9 @@ def _write_case(
     instance.case_hash = digest
     row["updated_at"] = now
     if instance.__dict__.pop(CASE_INSERT, _NO_INSERT) is not _NO_INSERT:
-        session.connection().execute(
-            _CASE_INSERT, {"instance_id": instance.id, "process_key": instance.process_key, **row}
-        )
+        first = {"instance_id": instance.id, "process_key": instance.process_key, **row}
+        if not batch.defer(session, "case_insert", first):
+            session.connection().execute(_CASE_INSERT, first)
         return
     # A constant table-level UPDATE: an ORM-enabled one costs more to prepare than to run.
     if not batch.defer(session, "case_update", {"case_id": instance.id, **row}):

@@ -265,20 +265,20 @@ class ProcessEngine:
         # The step writes the case row with its first values (one INSERT, no UPDATE after);
         # a start that ends in an incident writes it from _set_case_status instead.
         instance.__dict__[CASE_INSERT] = number
-        audit.record(
-            session,
-            "started",
-            now,
-            instance=instance,
-            actor=actor,
-            data={
-                "process_key": process_key,
-                "version": version.version,
-                "data": data,
-                "number": number,
-            },
+
+        def record_start() -> None:
+            audit.record(
+                session,
+                "started",
+                now,
+                instance=instance,
+                actor=actor,
+                data={"process_key": process_key, "version": version.version, "data": data, "number": number},
+            )
+
+        result = self._advance(
+            session, instance, actor, workflow, {"action": "run"}, lambda wf: None, first=record_start
         )
-        result = self._advance(session, instance, actor, workflow, {"action": "run"}, lambda wf: None)
         result.number = number
         return result
 
@@ -801,8 +801,13 @@ class ProcessEngine:
         apply: Callable[[BpmnWorkflow], None],
         *,
         completed: HumanTask | None = None,
+        first: Callable[[], None] | None = None,
     ) -> StepResult:
-        """Run SpiffWorkflow in memory first; only a step that succeeded touches the step's rows."""
+        """Run SpiffWorkflow in memory first; only a step that succeeded touches the step's rows.
+
+        ``first`` writes what must come before the step's own events (a start's audit event),
+        inside the step's writes, so on PostgreSQL it travels in the same round trip.
+        """
         now = self.clock.now()
         before = pending(workflow)
         try:
@@ -813,19 +818,23 @@ class ProcessEngine:
             messages = workflow.get_events()  # thrown, and caught by nobody in this instance
             started = self._deliver(session, instance, messages)
         except _ENGINE_ERRORS as exc:
+            if first is not None:
+                first()
             return StepResult(instance, self._record_incident(session, instance, actor, action, exc, now))
         if self.hook:
             self.hook("advanced", {"instance_id": instance.id, "action": action})
-        for target in started:
-            audit.record(
-                session,
-                "message_sent",
-                now,
-                instance=instance,
-                data={"process_key": target.process_key, "instance_id": target.id},
-            )
         step = _Step(instance, actor, workflow, action, before, snap, now, completed)
         with _conflict_guard(instance), session.no_autoflush, batch.batching(session, is_postgres(session)):
+            if first is not None:
+                first()
+            for target in started:
+                audit.record(
+                    session,
+                    "message_sent",
+                    now,
+                    instance=instance,
+                    data={"process_key": target.process_key, "instance_id": target.id},
+                )
             new_rows = self._write_step(session, step)
             _write_instance(session, instance)
             session.flush()
