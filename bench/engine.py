@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -32,9 +31,9 @@ from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer  # noqa: E402
 from SpiffWorkflow.spiff.parser import SpiffBpmnParser  # noqa: E402
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # noqa: E402
-from sqlalchemy import create_engine, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import insert, select, text  # noqa: E402
 
+from bench.pg import scratch_database  # noqa: E402
 from engine.clock import ManualClock  # noqa: E402
 from engine.db import make_engine, make_session_factory, session_scope  # noqa: E402
 from engine.deploy import SourceFile  # noqa: E402
@@ -56,7 +55,6 @@ STEPS: list[tuple[str, dict]] = [
     ("implement", {"done": True}),
     ("verify", {"effective": True}),
 ]
-PG_URL = os.environ.get("MUTU_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def emit(obj: dict) -> None:
@@ -190,18 +188,7 @@ class Target:
 
 
 def postgres_url() -> str | None:
-    """A separate database for the benchmark, recreated each run; None when PostgreSQL is absent."""
-    try:
-        url = make_url(PG_URL)
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE IF EXISTS mutu_bench"))
-            conn.execute(text("CREATE DATABASE mutu_bench"))
-        admin.dispose()
-        return url.set(database="mutu_bench").render_as_string(hide_password=False)
-    except Exception as exc:  # noqa: BLE001 - report and go on without PostgreSQL
-        emit({"postgres": "unavailable", "reason": str(exc).splitlines()[0]})
-        return None
+    return scratch_database("mutu_bench", emit)
 
 
 def main() -> None:

@@ -35,9 +35,9 @@ import time  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
 from typing import Any  # noqa: E402
 
-from sqlalchemy import create_engine, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import insert, select, text  # noqa: E402
 
+from bench.pg import scratch_database  # noqa: E402
 from engine.clock import SystemClock  # noqa: E402
 from engine.db import make_engine, make_session_factory, session_scope  # noqa: E402
 from engine.deploy import SourceFile  # noqa: E402
@@ -48,7 +48,6 @@ from engine.registry import load_registry  # noqa: E402
 from engine.runtime import ProcessEngine  # noqa: E402
 
 BPMN = Path(__file__).resolve().parent / "data" / "http_case.bpmn"
-PG_URL = os.environ.get("MUTU_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PASSWORD = "bench-password-1"
 TARGETS = {"complete_ms": 4.0, "start_ms": 6.0, "inbox_ms": 30.0, "pg_complete_ms": 6.0, "pg_start_ms": 6.0,
            "pg_inbox_ms": 30.0}  # fmt: skip
@@ -232,17 +231,7 @@ def measure(
 
 
 def postgres_url() -> str | None:
-    try:
-        url = make_url(PG_URL)
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE IF EXISTS mutu_bench_http WITH (FORCE)"))
-            conn.execute(text("CREATE DATABASE mutu_bench_http"))
-        admin.dispose()
-        return url.set(database="mutu_bench_http").render_as_string(hide_password=False)
-    except Exception as exc:  # noqa: BLE001 - report and go on without PostgreSQL
-        emit({"postgres": "unavailable", "reason": str(exc).splitlines()[0]})
-        return None
+    return scratch_database("mutu_bench_http", emit)
 
 
 def main() -> None:

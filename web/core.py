@@ -157,5 +157,9 @@ def back_to(default: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") else default
 
 
+def page_count(total: int, per_page: int) -> int:
+    return max((total + per_page - 1) // per_page, 1)
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/")

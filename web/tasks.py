@@ -17,7 +17,7 @@ from engine.runtime import ASSIGNER_ROLES, may_act
 
 from . import formkit
 from .cases import SITES, _process_keys, case_context, masked_fields, read_form
-from .core import back_to, db, engine, field_message, lang, now, runtime, task_label
+from .core import back_to, db, engine, field_message, lang, now, page_count, runtime, task_label
 
 bp = Blueprint("tasks", __name__)
 
@@ -69,7 +69,7 @@ def inbox_page():  # type: ignore[no-untyped-def]
         rows=rows,
         total=total,
         page=page,
-        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
+        pages=page_count(total, PER_PAGE),
         filters=filters,
         processes=_process_keys(),
         sites=SITES,
