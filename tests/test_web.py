@@ -445,3 +445,19 @@ def test_the_diagram_speaks_the_users_language(web):  # type: ignore[no-untyped-
     xml = qc.get(f"/cases/{instance_id}/diagram").get_json()["xml"]
     assert 'name="QMR triage"' in xml and 'name="Triase QMR"' not in xml
     assert 'name="Nonconformity: correction and verification"' in xml
+
+
+def test_completing_a_task_another_user_claimed_is_a_409_page_and_changes_nothing(web):  # type: ignore[no-untyped-def]
+    qc, qmr = web.client("qc"), web.client("qmr")
+    instance_id = raise_nc(qc)
+    verify_roles = open_task(web, instance_id, "nc_triage")
+    admin = web.client("admin")
+    assert admin.post(f"/tasks/{verify_roles.id}/claim").status_code == 302
+    page = qmr.get(f"/tasks/{verify_roles.id}").get_data(as_text=True)
+    assert "diambil oleh" in page and 'id="complete" disabled' in page
+    refused = qmr.post(
+        f"/tasks/{verify_roles.id}",
+        {"f.is_nonconformity": "true", "f.impact": "sedang", "f.repeated": "false"},
+    )
+    assert refused.status_code == 409 and "claimed by another user" in refused.get_data(as_text=True)
+    assert open_task(web, instance_id, "nc_triage").status == "open"
