@@ -461,3 +461,30 @@ def test_completing_a_task_another_user_claimed_is_a_409_page_and_changes_nothin
     )
     assert refused.status_code == 409 and "claimed by another user" in refused.get_data(as_text=True)
     assert open_task(web, instance_id, "nc_triage").status == "open"
+
+
+def test_evidence_uploaded_with_a_form_that_has_errors_is_kept_for_the_next_try(web):  # type: ignore[no-untyped-def]
+    qc = web.client("qc")
+    first = qc.post(
+        "/start/nonconformity",
+        {**REPORT, "f.description": "pendek", "f.evidence": (io.BytesIO(PNG), "rekaman.png")},
+        content_type="multipart/form-data",
+    )
+    html = first.get_data(as_text=True)
+    assert first.status_code == 422 and "rekaman.png" in html
+    kept = re.search(r'name="f.evidence" value="(\d+)" checked', html).group(1)
+    instance_id = raise_nc(qc, **{"f.evidence": kept})
+    with web.session() as s:
+        assert s.get(Attachment, int(kept)).instance_id == instance_id
+
+
+def test_a_form_cannot_attach_evidence_of_another_case(web):  # type: ignore[no-untyped-def]
+    qc = web.client("qc")
+    first = raise_nc(qc, **{"f.evidence": (io.BytesIO(PNG), "rekaman.png")})
+    with web.session() as s:
+        foreign = s.execute(select(Attachment.id).where(Attachment.instance_id == first)).scalar_one()
+    other = web.client("teamlead")
+    refused = other.post(
+        "/start/nonconformity", {**REPORT, "f.evidence": str(foreign)}, content_type="multipart/form-data"
+    )
+    assert refused.status_code == 422 and "tidak boleh Anda lampirkan" in refused.get_data(as_text=True)

@@ -420,9 +420,13 @@ def start(process_key: str):  # type: ignore[no-untyped-def]
             if nxt is not None:
                 return redirect(url_for("tasks.task_page", task_id=nxt.id))
             return redirect(url_for("cases.case_page", instance_id=result.instance.id))
+        db().commit()  # keep the evidence files uploaded with a form that has errors
         status = 422
+    ids = [int(v) for v in _file_ids(schema, values)]
+    kept = db().execute(select(Attachment).where(Attachment.id.in_(ids))).scalars() if ids else []
     return render_template(
         "start.html",
+        file_names={str(a.id): a.filename for a in kept if a.uploaded_by_id == current_user.id},
         process_key=process_key,
         version=version,
         title=formkit.form_title(schema, lang()) or process_label(process_key, version.name),
@@ -437,6 +441,20 @@ def _file_ids(schema: dict[str, Any], values: dict[str, Any]) -> list[str]:
         if formkit._kind(spec) == "files":
             ids.extend(str(v) for v in values.get(name, []) if str(v).isdigit())
     return ids
+
+
+def _attachable(ids: list[str], instance_id: int | None) -> bool:
+    """Files already in this case, or the user's own files not yet in any case."""
+    if not all(i.isdigit() for i in ids):
+        return False
+    rows = db().execute(select(Attachment).where(Attachment.id.in_([int(i) for i in ids]))).scalars().all()
+    ok = [
+        a
+        for a in rows
+        if (instance_id is not None and a.instance_id == instance_id)
+        or (a.instance_id is None and a.uploaded_by_id == current_user.id)
+    ]
+    return len(ok) == len(set(ids))
 
 
 def read_form(
@@ -457,6 +475,9 @@ def read_form(
         uploads[path] = [str(a.id) for a in stored]
     data, parse_errors = formkit.parse(schema, form, uploads)
     errors: dict[str, list[str]] = {k: [parse_message(m) for m in v] for k, v in parse_errors.items()}
+    for key, kept in parse_errors.kept_files.items():
+        if not _attachable(kept, instance_id):
+            errors.setdefault(key, []).append(_("An evidence file named here is not one you may attach."))
     for key, messages in upload_errors.items():
         errors.setdefault(key, []).extend(messages)
     try:

@@ -141,7 +141,15 @@ def build(
 
 
 class ParseErrors(dict[str, list[str]]):
-    """Field path -> messages for values that could not even be read as their type."""
+    """Field path -> messages for values that could not even be read as their type.
+
+    ``kept_files`` lists, by field path, evidence ids the form posted back from an earlier
+    try; the caller checks they are files the user may attach.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kept_files: dict[str, list[str]] = {}
 
 
 def parse(
@@ -195,8 +203,10 @@ def _parse_object(
                 data[name] = items
             continue
         if kind == "files":
-            kept = form.getlist(PREFIX + key)
-            ids = [v for v in kept if v] + files.get(key, [])
+            kept = [v for v in form.getlist(PREFIX + key) if v]
+            if kept:
+                errors.kept_files[key] = kept
+            ids = kept + files.get(key, [])
             if ids:
                 data[name] = ids
             continue

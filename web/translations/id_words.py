@@ -17,6 +17,7 @@ WORDS = {
     "You need to accept the statement to work with case data.": "Anda perlu menyetujui pernyataan ini untuk bekerja dengan data kasus.",
     "Unknown language.": "Bahasa tidak dikenal.",
     "Yes": "Ya",
+    "An evidence file named here is not one you may attach.": "Berkas bukti yang disebut di sini tidak boleh Anda lampirkan.",
     "Times reopened": "Dibuka ulang",
     "No": "Tidak",
     "running": "berjalan",
