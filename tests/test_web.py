@@ -488,3 +488,29 @@ def test_a_form_cannot_attach_evidence_of_another_case(web):  # type: ignore[no-
         "/start/nonconformity", {**REPORT, "f.evidence": str(foreign)}, content_type="multipart/form-data"
     )
     assert refused.status_code == 422 and "tidak boleh Anda lampirkan" in refused.get_data(as_text=True)
+
+
+def test_managers_suspend_resume_and_cancel_a_case_from_its_page(web):  # type: ignore[no-untyped-def]
+    qc, qmr, agent2 = web.client("qc"), web.client("qmr"), web.client("agent2")
+    instance_id = raise_nc(qc)
+    page = qmr.get(f"/cases/{instance_id}").get_data(as_text=True)
+    assert "Kelola kasus" in page and 'value="suspend"' in page
+    assert agent2.post(f"/cases/{instance_id}/manage", {"action": "suspend"}).status_code == 403
+    assert qmr.post(f"/cases/{instance_id}/manage", {"action": "suspend"}).status_code == 302
+    triage = open_task(web, instance_id, "nc_triage")
+    stopped = qmr.post(
+        f"/tasks/{triage.id}", {"f.is_nonconformity": "true", "f.impact": "sedang", "f.repeated": "false"}
+    )
+    assert stopped.status_code == 409
+    assert qmr.post(f"/cases/{instance_id}/manage", {"action": "retry"}).status_code == 409  # no incident
+    assert qmr.post(f"/cases/{instance_id}/manage", {"action": "resume"}).status_code == 302
+    assert qmr.post(f"/cases/{instance_id}/manage", {"action": "cancel", "reason": " "}).status_code == 302
+    assert "badge status-running" in qmr.get(f"/cases/{instance_id}").get_data(as_text=True)
+    # The one who raised it may withdraw it, with a reason that the history keeps.
+    assert (
+        qc.post(f"/cases/{instance_id}/manage", {"action": "cancel", "reason": "Laporan ganda"}).status_code
+        == 302
+    )
+    page = qc.get(f"/cases/{instance_id}").get_data(as_text=True)
+    assert "dibatalkan" in page and "Laporan ganda" in page and "Kelola kasus" not in page
+    assert qmr.post(f"/cases/{instance_id}/manage", {"action": "explode"}).status_code == 400

@@ -162,6 +162,8 @@ def case_context(instance: ProcessInstance) -> dict[str, Any]:
                 "entry": entry,
                 "shown": show_values(key, data or {}, files, skip=("completed_by", "assignee", "case_number"))
                 if entry.kind in ("started", "completed")
+                else [Shown(_("Reason"), "text", entry.data["reason"])]
+                if entry.data.get("reason")
                 else [],
                 "note": _history_note(entry),
             }
@@ -177,6 +179,7 @@ def case_context(instance: ProcessInstance) -> dict[str, Any]:
         "attachments": list(files.values()),
         "open_tasks": view.open_tasks,
         "incidents": [i for i in view.incidents if i.resolved_at is None],
+        "may_manage": may_manage(instance),
     }
 
 
@@ -312,6 +315,46 @@ def _diagram_xml(version: ProcessVersion) -> str:
         if marker.search(content):
             return content
     raise NotFound(f"no diagram for {version.process_key}")
+
+
+def may_manage(instance: ProcessInstance) -> bool:
+    """Who may retry, suspend, resume or cancel a case: admins, the QMR, whoever started it."""
+    return bool(
+        current_user.is_admin or "qmr" in current_user.role_keys or instance.started_by_id == current_user.id
+    )
+
+
+@bp.post("/cases/<int:instance_id>/manage")
+def manage(instance_id: int):  # type: ignore[no-untyped-def]
+    """Retry an incident, suspend, resume or cancel: each one engine step, checked by the engine too."""
+    workspace.check_may_see(db(), current_user, instance_id)
+    action = request.form.get("action", "")
+    if action == "retry":
+        result = engine().retry(db(), instance_id, current_user)
+        db().commit()
+        if result.incident is not None:
+            flash(_("The step failed again: %(msg)s", msg=result.incident.message), "error")
+        else:
+            flash(_("The case runs again."), "info")
+    elif action == "suspend":
+        engine().suspend(db(), instance_id, current_user)
+        db().commit()
+        flash(_("The case is suspended; its tasks wait until it is resumed."), "info")
+    elif action == "resume":
+        engine().resume(db(), instance_id, current_user)
+        db().commit()
+        flash(_("The case is resumed."), "info")
+    elif action == "cancel":
+        reason = request.form.get("reason", "").strip()
+        if not reason:
+            flash(_("Give a reason to cancel the case."), "error")
+            return redirect(url_for("cases.case_page", instance_id=instance_id))
+        engine().cancel(db(), instance_id, current_user, reason[:500])
+        db().commit()
+        flash(_("The case is cancelled."), "info")
+    else:
+        abort(400, _("Unknown action."))
+    return redirect(url_for("cases.case_page", instance_id=instance_id))
 
 
 @bp.post("/cases/<int:instance_id>/comments")
