@@ -247,3 +247,51 @@ def test_the_same_page_in_both_languages(web, staff):  # type: ignore[no-untyped
     assert "Is it a nonconformity?" in page.content() and page.locator("#complete").inner_text() == "Complete"
     assert page.locator("select[name='f.impact'] option").nth(0).inner_text() == "— choose —"
     qmr.shot("7b-task-page-english")
+
+
+def test_an_action_plan_takes_rows_added_and_removed_in_the_page(web, staff):  # type: ignore[no-untyped-def]
+    instance_id = start_nc(web)
+    complete(web, instance_id, "nc_triage", "qmr", MAJOR_TRIAGE)
+    complete(web, instance_id, "nc_acknowledge", "agent", {"acknowledged": True})
+    complete(web, instance_id, "nc_contain", "teamlead", {"correction": "Pelanggan ditelepon ulang"})
+    complete(
+        web,
+        instance_id,
+        "nc_rca",
+        "teamlead",
+        {
+            "method": "5_whys",
+            "whys": ["Skrip lama", "Belum diperbarui"],
+            "root_cause": "Skrip belum diperbarui",
+        },
+    )
+    plan = task_of(web, instance_id, "nc_plan")
+    tl = staff("teamlead")
+    tl.go(f"/tasks/{plan.id}")
+    page = tl.page
+    rows = page.locator("fieldset.rows tbody tr.row")
+    assert rows.count() == 1  # minItems: one empty row to start with
+    page.click("fieldset.rows .add-row")
+    page.click("fieldset.rows .add-row")
+    assert rows.count() == 3
+    for i, (what, due) in enumerate([("Perbarui skrip tarif", "2026-01-12"), ("Dihapus", "2026-01-13"),
+                                     ("Pelatihan ulang agen", "2026-01-14")]):  # fmt: skip
+        rows.nth(i).locator("input[name$='.action']").fill(what)
+        rows.nth(i).locator("input[name$='.owner']").fill("teamlead")
+        rows.nth(i).locator("input[name$='.due_date']").fill(due)
+    rows.nth(1).locator(".remove-row").click()
+    names = [rows.nth(i).locator("input[name$='.action']").get_attribute("name") for i in range(rows.count())]
+    assert names == ["f.actions.0.action", "f.actions.1.action"]  # renumbered after the removal
+    tl.shot("8-action-plan-rows")
+    page.click("#complete")
+    page.wait_for_selector(".flash.info")
+    with web.session() as s:
+        from engine.models import AuditEvent
+
+        event = s.execute(
+            select(AuditEvent).where(AuditEvent.instance_id == instance_id, AuditEvent.bpmn_id == "nc_plan")
+        ).scalar_one()
+        assert [a["action"] for a in event.data["data"]["actions"]] == [
+            "Perbarui skrip tarif",
+            "Pelatihan ulang agen",
+        ]
