@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from engine import inbox, workspace
-from engine.errors import MutuError, NotAuthorized, ValidationFailed
+from engine.errors import MutuError, ValidationFailed
 from engine.models import CaseRecord, HumanTask, ProcessInstance
 from engine.workspace import BadCredentials, LoginThrottled
 
@@ -342,4 +342,4 @@ def openapi():  # type: ignore[no-untyped-def]
     return jsonify(document())
 
 
-__all__ = ["NotAuthorized", "bp"]
+__all__ = ["bp"]
