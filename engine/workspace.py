@@ -451,3 +451,72 @@ def housekeeping(session: Session, now: datetime, login_window: timedelta) -> di
     tokens = session.execute(delete(ApiToken).where((ApiToken.expires_at < now) | ApiToken.revoked.is_(True)))
     failures = session.execute(delete(LoginFailure).where(LoginFailure.at < now - login_window))
     return {"drafts": drafts.rowcount, "tokens": tokens.rowcount, "login_failures": failures.rowcount}
+
+
+# -- case lists ----------------------------------------------------------------------------------
+
+
+@dataclass
+class CaseFilter:
+    """What a case list asks for; every field is optional."""
+
+    process_key: str | None = None
+    status: str | None = None
+    site: str | None = None
+    severity: str | None = None
+    agent_code: str | None = None
+    number: str | None = None
+    text: str | None = None  # words of the case number or summary
+
+
+def search_cases(
+    session: Session, user: User, filters: CaseFilter, *, page: int = 1, per_page: int = 25
+) -> tuple[list[tuple[ProcessInstance, CaseRecord | None]], int]:
+    """One page of the cases ``user`` may see, newest first, and the total.
+
+    Ids are found first (joining the case table only when a filter or the user's
+    visibility needs it), then the page's rows are read in full.
+    """
+    where: list[Any] = []
+    if filters.process_key:
+        where.append(ProcessInstance.process_key == filters.process_key)
+    if filters.status:
+        where.append(ProcessInstance.status == filters.status)
+    case_terms = [
+        (filters.site, CaseRecord.site),
+        (filters.severity, CaseRecord.severity),
+        (filters.agent_code, CaseRecord.agent_code),
+        (filters.number, CaseRecord.number),
+    ]
+    where += [column == value for value, column in case_terms if value]
+    if filters.text:
+        pattern = f"%{filters.text.replace('%', '')}%"
+        where.append(CaseRecord.number.ilike(pattern) | CaseRecord.summary.ilike(pattern))
+    visible = visible_cases(user)
+    if visible is not True:
+        where.append(visible)
+    needs_case = (
+        any(value for value, _column in case_terms)
+        or bool(filters.text)
+        or (visible is not True and bool(SITE_ROLES & user.role_keys))
+    )
+    ids_query = select(ProcessInstance.id)
+    if needs_case:
+        ids_query = ids_query.outerjoin(CaseRecord, CaseRecord.instance_id == ProcessInstance.id)
+    ids_query = ids_query.where(*where)
+    total = session.execute(select(func.count()).select_from(ids_query.subquery())).scalar_one()
+    page = max(page, 1)
+    ids = list(
+        session.execute(
+            ids_query.order_by(ProcessInstance.id.desc()).limit(per_page).offset((page - 1) * per_page)
+        ).scalars()
+    )
+    if not ids:
+        return [], total
+    rows = session.execute(
+        select(ProcessInstance, CaseRecord)
+        .outerjoin(CaseRecord, CaseRecord.instance_id == ProcessInstance.id)
+        .where(ProcessInstance.id.in_(ids))
+    ).all()
+    by_id = {inst.id: (inst, case) for inst, case in rows}
+    return [by_id[i] for i in ids if i in by_id], total

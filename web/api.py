@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
 
 from engine import inbox, workspace
 from engine.errors import MutuError, ValidationFailed
@@ -278,29 +277,20 @@ def _case_json(instance: ProcessInstance, case: CaseRecord | None) -> dict[str, 
 def cases():  # type: ignore[no-untyped-def]
     page, per_page = _page_args()
     args = request.args
-    query = (
-        select(ProcessInstance, CaseRecord)
-        .outerjoin(CaseRecord, CaseRecord.instance_id == ProcessInstance.id)
-        .where(workspace.visible_cases(current_user))
-    )
-    for arg, column in (
-        ("process", ProcessInstance.process_key),
-        ("status", ProcessInstance.status),
-        ("site", CaseRecord.site),
-        ("severity", CaseRecord.severity),
-        ("agent_code", CaseRecord.agent_code),
-        ("number", CaseRecord.number),
-    ):
-        if args.get(arg):
-            query = query.where(column == args[arg])
-    if args.get("q"):
-        pattern = f"%{args['q'].replace('%', '')}%"
-        query = query.where(CaseRecord.number.ilike(pattern) | CaseRecord.summary.ilike(pattern))
-    total = db().execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = (
-        db()
-        .execute(query.order_by(ProcessInstance.id.desc()).limit(per_page).offset((page - 1) * per_page))
-        .all()
+    rows, total = workspace.search_cases(
+        db(),
+        current_user,
+        workspace.CaseFilter(
+            process_key=args.get("process") or None,
+            status=args.get("status") or None,
+            site=args.get("site") or None,
+            severity=args.get("severity") or None,
+            agent_code=args.get("agent_code") or None,
+            number=args.get("number") or None,
+            text=args.get("q") or None,
+        ),
+        page=page,
+        per_page=per_page,
     )
     return jsonify(items=[_case_json(i, c) for i, c in rows], total=total, page=page, per_page=per_page)
 

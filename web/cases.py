@@ -10,7 +10,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_login import current_user
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from engine import inbox, workspace
@@ -228,33 +228,19 @@ def case_list():  # type: ignore[no-untyped-def]
         "q": (args.get("q") or "").strip() or None,
     }
     page = max(args.get("page", 1, type=int) or 1, 1)
-    query = (
-        select(ProcessInstance, CaseRecord)
-        .outerjoin(CaseRecord, CaseRecord.instance_id == ProcessInstance.id)
-        .where(workspace.visible_cases(current_user))
-    )
-    if filters["process"]:
-        query = query.where(ProcessInstance.process_key == filters["process"])
-    if filters["status"]:
-        query = query.where(ProcessInstance.status == filters["status"])
-    if filters["site"]:
-        query = query.where(CaseRecord.site == filters["site"])
-    if filters["severity"]:
-        query = query.where(CaseRecord.severity == filters["severity"])
-    if filters["agent"]:
-        query = query.where(CaseRecord.agent_code == filters["agent"])
-    if filters["q"]:
-        pattern = f"%{filters['q'].replace('%', '')}%"
-        query = query.where(CaseRecord.number.ilike(pattern) | CaseRecord.summary.ilike(pattern))
-    total = db().execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = (
-        db()
-        .execute(
-            query.order_by(ProcessInstance.started_at.desc(), ProcessInstance.id.desc())
-            .limit(PER_PAGE)
-            .offset((page - 1) * PER_PAGE)
-        )
-        .all()
+    rows, total = workspace.search_cases(
+        db(),
+        current_user,
+        workspace.CaseFilter(
+            process_key=filters["process"],
+            status=filters["status"],
+            site=filters["site"],
+            severity=filters["severity"],
+            agent_code=filters["agent"],
+            text=filters["q"],
+        ),
+        page=page,
+        per_page=PER_PAGE,
     )
     return render_template(
         "cases.html",
