@@ -24,21 +24,11 @@ OVERSIGHT_ROLES = frozenset({"admin", "qmr", "director", "quality_control"})
 
 
 def task_condition(user: User, scope: str = "mine") -> Any:
-    """WHERE clause for open tasks: ``mine`` (claimed by me), ``roles`` (unclaimed, open to me), ``all``.
-
-    Only non-correlated ``IN`` subqueries, so the database reads the small role and owner
-    tables once and checks every queue row from the ``ix_human_task_unclaimed`` index alone.
-    """
+    """WHERE clause for open tasks: ``mine`` (claimed by me), ``roles`` (unclaimed, open to me), ``all``."""
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
     mine = HumanTask.assignee_id == user.id
-    roles = sorted(user.role_keys)
-    extra_roles = select(HumanTaskRole.human_task_id).where(HumanTaskRole.role_key.in_(roles))
-    owned = select(HumanTaskOwner.human_task_id).where(HumanTaskOwner.user_id == user.id)
-    role_filter = [
-        HumanTask.has_owners.is_(False) & (HumanTask.role_key.in_(roles) | HumanTask.id.in_(extra_roles)),
-        HumanTask.has_owners.is_(True) & HumanTask.id.in_(owned),
-    ]
+    role_filter = _open_to(user)
     if user.is_admin:
         role_filter.append(HumanTask.lane.is_not(None) | HumanTask.role_key.is_not(None))
     open_to_me = and_(HumanTask.assignee_id.is_(None), or_(*role_filter))
@@ -292,37 +282,33 @@ def search_tasks(
     return [by_id[i] for i in ids if i in by_id], total
 
 
-def _unclaimed_branches(user: User, extra: list[Any]) -> list[Select[Any]]:
-    """The "my roles" queue as disjoint parts that each read one index range.
+def _open_to(user: User) -> list[Any]:
+    """The disjoint ways an unclaimed task is open to ``user``, the one definition of "my roles".
 
-    One part per role of the user (``ix_human_task_unclaimed``: that role's open,
-    unclaimed tasks in due order), one for tasks open to the user through a further role
-    of theirs, one for tasks that name the user as owner. Counting or paging each part
-    touches index entries only, where the combined OR would visit every queued row.
+    One part per role of the user (``ix_human_task_unclaimed``: that role's open, unclaimed
+    tasks in due order), one for tasks open through a further role of theirs, one for tasks
+    that name the user as owner. Only non-correlated ``IN`` subqueries: the small role and
+    owner tables are read once, and each queue row is checked from the index alone.
     """
     roles = sorted(user.role_keys)
     not_owned = HumanTask.has_owners == false()  # "= false" can use an index; "IS false" cannot
-    parts = [
-        select(HumanTask.id, HumanTask.due_at).where(UNCLAIMED, HumanTask.role_key == role, not_owned, *extra)
-        for role in roles
-    ]
     extra_roles = select(HumanTaskRole.human_task_id).where(HumanTaskRole.role_key.in_(roles))
-    parts.append(
-        select(HumanTask.id, HumanTask.due_at).where(
-            UNCLAIMED,
+    owned = select(HumanTaskOwner.human_task_id).where(HumanTaskOwner.user_id == user.id)
+    return [
+        *(and_(HumanTask.role_key == role, not_owned) for role in roles),
+        and_(
             not_owned,
             HumanTask.id.in_(extra_roles),
             or_(HumanTask.role_key.is_(None), HumanTask.role_key.not_in(roles)),
-            *extra,
-        )
-    )
-    owned = select(HumanTaskOwner.human_task_id).where(HumanTaskOwner.user_id == user.id)
-    parts.append(
-        select(HumanTask.id, HumanTask.due_at).where(
-            UNCLAIMED, HumanTask.has_owners == true(), HumanTask.id.in_(owned), *extra
-        )
-    )
-    return parts
+        ),
+        and_(HumanTask.has_owners == true(), HumanTask.id.in_(owned)),
+    ]
+
+
+def _unclaimed_branches(user: User, extra: list[Any]) -> list[Select[Any]]:
+    """The "my roles" queue as one query per part: counting or paging each part touches one
+    index range, where the combined OR would visit every queued row."""
+    return [select(HumanTask.id, HumanTask.due_at).where(UNCLAIMED, part, *extra) for part in _open_to(user)]
 
 
 def _page_by_due(session: Session, parts: list[Select[Any]], limit: int, offset: int) -> list[int]:

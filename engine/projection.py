@@ -186,25 +186,25 @@ _TASK_DONE = (
     .where(_TASKS.c.id == bindparam("task_id"))
     .values(status="completed", completed_at=bindparam("at"), completed_by_id=bindparam("by"))
 )
-_TASKS_CANCEL = (
-    update(_TASKS)
-    .where(
-        _TASKS.c.instance_id == bindparam("of_instance"),
-        _TASKS.c.task_guid.in_(bindparam("guids", expanding=True)),
-        _TASKS.c.status == "open",
+
+
+def _cancel_by_guid(table: Any, waiting: str, **values: Any) -> Any:
+    """Cancel an instance's rows (inbox or timer) of the given task guids that still wait."""
+    return (
+        update(table)
+        .where(
+            table.c.instance_id == bindparam("of_instance"),
+            table.c.task_guid.in_(bindparam("guids", expanding=True)),
+            table.c.status == waiting,
+        )
+        .values(status="cancelled", **values)
     )
-    .values(status="cancelled", completed_at=bindparam("at", type_=_TASKS.c.completed_at.type))
+
+
+_TASKS_CANCEL = _cancel_by_guid(
+    _TASKS, "open", completed_at=bindparam("at", type_=_TASKS.c.completed_at.type)
 )
-_TIMERS = Timer.__table__
-_TIMERS_CANCEL = (
-    update(_TIMERS)
-    .where(
-        _TIMERS.c.instance_id == bindparam("of_instance"),
-        _TIMERS.c.task_guid.in_(bindparam("guids", expanding=True)),
-        _TIMERS.c.status == "waiting",
-    )
-    .values(status="cancelled")
-)
+_TIMERS_CANCEL = _cancel_by_guid(Timer.__table__, "waiting")
 _OWNER_INSERT = insert(HumanTaskOwner.__table__)
 _ROLE_INSERT = insert(HumanTaskRole.__table__)
 _TIMER_INSERT = insert(Timer.__table__)

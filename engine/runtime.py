@@ -236,7 +236,7 @@ class ProcessEngine:
         data = dict(data or {})
         spec, subs = self.specs_for(version)
         workflow = BpmnWorkflow(spec, subs, script_engine=self.script_engine)
-        start_form = self._start_form(workflow)
+        start_form = self._start_form(workflow.spec)
         if start_form and (actor is not None or validate):
             schema = self._version_meta(session, version)[1].get(f"{process_key}/{start_form}")
             if schema is not None:
@@ -287,8 +287,8 @@ class ProcessEngine:
     ) -> tuple[ProcessVersion, str | None, dict[str, Any] | None]:
         """The latest version, its start form reference and schema, for a start page."""
         version = self.latest_version(session, process_key)
-        spec, subs = self.specs_for(version)
-        name = self._start_form(BpmnWorkflow(spec, subs))
+        spec, _subs = self.specs_for(version)
+        name = self._start_form(spec)
         if not name:
             return version, None, None
         ref = f"{process_key}/{name}"
@@ -310,8 +310,8 @@ class ProcessEngine:
             )
 
     @staticmethod
-    def _start_form(workflow: BpmnWorkflow) -> str | None:
-        for task_spec in workflow.spec.task_specs.values():
+    def _start_form(spec: BpmnProcessSpec) -> str | None:
+        for task_spec in spec.task_specs.values():
             if isinstance(task_spec, StartEvent):
                 props = (getattr(task_spec, "extensions", None) or {}).get("properties", {})
                 if props.get(deploy_mod.FORM_PROPERTY):

@@ -35,3 +35,13 @@ def assert_inbox_matches(session: Session, engine: ProcessEngine, instance: Proc
     ready = {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
     rows = {t.task_guid for t in open_tasks(session, instance.id)}
     assert rows == ready
+
+
+# A nonconformity report as the start form takes it (the QC officer's usual finding).
+NC_REPORT = {
+    "source": "tapping",
+    "service": "147",
+    "site": "Bandung",
+    "agent_code": "1001",
+    "description": "Agen memberi informasi tarif yang salah kepada pelanggan",
+}

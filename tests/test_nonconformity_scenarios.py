@@ -12,17 +12,10 @@ import pytest
 
 from engine.errors import NotAuthorized, ValidationFailed
 from engine.inbox import list_tasks
-from tests.helpers import task_by_bpmn
+from tests.helpers import NC_REPORT, task_by_bpmn
 from tests.scenario import Case, assert_full_coverage
 
-REPORT = {
-    "source": "tapping",
-    "service": "147",
-    "site": "Bandung",
-    "agent_code": "1001",
-    "description": "Agen memberi informasi tarif yang salah kepada pelanggan",
-    "customer_phone": "0812 555 0101",
-}
+REPORT = {**NC_REPORT, "customer_phone": "0812 555 0101"}
 
 
 class NcCase(Case):

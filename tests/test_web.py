@@ -271,6 +271,8 @@ def test_reassign_and_release(web):  # type: ignore[no-untyped-def]
     assert rca.id in task_ids(mine) and "Analisis akar masalah" in mine
     assert tl.post(f"/tasks/{rca.id}/unclaim").status_code == 302
     assert rca.id in task_ids(tl.get("/inbox?scope=roles").get_data(as_text=True))
+    unknown = qmr.post(f"/tasks/{rca.id}/assign", {"assignee": "nobody"})
+    assert unknown.status_code == 302 and "Pilih pengguna" in qmr.get(unknown.location).get_data(as_text=True)
     # Only the QMR, team leaders and admins hand out work.
     assert qc.post(f"/tasks/{rca.id}/assign", {"assignee": "teamlead"}).status_code == 403
 
@@ -302,6 +304,7 @@ def test_both_languages_cover_labels_choices_and_task_names(web):  # type: ignor
     assert "Customer impact" in page and 'lang="en"' in page
     start = qc.get("/start/nonconformity").get_data(as_text=True)
     assert "Sumber temuan" in start  # the language is per user
+    assert qmr.post("/language", {"lang": "fr"}).status_code == 400
     qmr.post("/language", {"lang": "id"})
     assert "Triase QMR" in qmr.get("/inbox?scope=roles").get_data(as_text=True)
 

@@ -20,17 +20,11 @@ from engine.runtime import ProcessEngine
 from engine.settings import Settings
 from tests.conftest import make_people, make_user
 from tests.flow_coverage import ROOT
+from tests.helpers import NC_REPORT
 from web import create_app
 
 PASSWORD = "secret-pass"  # what tests.conftest.make_user gives everyone
-# A nonconformity report as the start form takes it (the QC officer's usual finding).
-REPORT = {
-    "source": "tapping",
-    "service": "147",
-    "site": "Bandung",
-    "agent_code": "1001",
-    "description": "Agen memberi informasi tarif yang salah kepada pelanggan",
-}
+REPORT = NC_REPORT
 MAJOR_TRIAGE = {"is_nonconformity": True, "impact": "sedang", "repeated": False}
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
 

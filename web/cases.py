@@ -411,18 +411,13 @@ def store_uploads(files: list[Any], instance_id: int | None) -> list[Attachment]
 
 @bp.get("/start")
 def start_list():  # type: ignore[no-untyped-def]
-    versions = []
+    """Processes the user may start by hand: the scheduler's (monthly, six-monthly) have no start form."""
+    startable = []
     for key, label in _process_keys():
-        version = engine().latest_version(db(), key)
-        if engine().may_start(version, current_user) and not _timer_only(key):
-            versions.append((key, label))
-    return render_template("start_list.html", processes=versions)
-
-
-def _timer_only(process_key: str) -> bool:
-    """Processes the scheduler starts (monthly, six-monthly) have no start form for people."""
-    _version, ref, _schema = engine().start_form(db(), process_key)
-    return ref is None
+        version, ref, _schema = engine().start_form(db(), key)
+        if ref is not None and engine().may_start(version, current_user):
+            startable.append((key, label))
+    return render_template("start_list.html", processes=startable)
 
 
 @bp.route("/start/<process_key>", methods=["GET", "POST"])
