@@ -51,7 +51,7 @@ run: install assets
 	MUTU_ADMIN_PASSWORD=$${MUTU_ADMIN_PASSWORD:-mutu-demo} $(BIN)/mutu db upgrade
 	@if ls bpmn/*.bpmn >/dev/null 2>&1; then $(BIN)/mutu deploy bpmn/; else echo "bpmn/ holds no process yet"; fi
 	$(BIN)/mutu demo load
-	$(BIN)/mutu serve
+	MUTU_SECURE_COOKIES=$${MUTU_SECURE_COOKIES:-0} $(BIN)/mutu serve
 
 test: install assets browser
 	$(BIN)/ruff check .

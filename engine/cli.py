@@ -13,7 +13,7 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import audit, inbox
+from . import audit, inbox, policy, signin
 from .context import Runtime, build_runtime
 from .db import session_scope
 from .deploy import read_sources
@@ -82,6 +82,13 @@ def command(
     return wrap
 
 
+def _acting(session: Any, username: str) -> Any:
+    """The ``--as`` user, who must have accepted the confidentiality statement like on the web."""
+    user = get_user(session, username)
+    policy.require_statement(session, user)
+    return user
+
+
 def _data(raw: str | None) -> dict[str, Any]:
     if not raw:
         return {}
@@ -91,6 +98,8 @@ def _data(raw: str | None) -> dict[str, Any]:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise MutuError(f"--data is not JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise MutuError("--data is nested too deeply") from None
     if not isinstance(value, dict):
         raise MutuError("--data must be a JSON object")
     return value
@@ -204,7 +213,7 @@ def start_cmd(obj: Ctx, as_json: bool, process_key: str, data: str | None, usern
     """Start an instance of the newest version of a process."""
     rt = obj.runtime
     with session_scope(rt.sessions) as session:
-        actor = get_user(session, username)
+        actor = _acting(session, username)
         result = rt.engine.start(session, process_key, actor, _data(data))
         payload = _step_payload(result)
     _report_step(as_json, payload, f"started instance {payload['instance_id']}")
@@ -245,7 +254,7 @@ def tasks_cmd(
     """List open tasks of a user: claimed by them (mine) and open to their roles (roles)."""
     rt = obj.runtime
     with session_scope(rt.sessions) as session:
-        user = get_user(session, username)
+        user = _acting(session, username)
         rows = inbox.list_tasks(session, user, scope, instance_id=instance_id, limit=limit, offset=offset)
         payload = [inbox.task_dict(t) for t in rows]
     text = "\n".join(
@@ -263,7 +272,7 @@ def _task_command(name: str, doc: str, op: str) -> None:
     def run(obj: Ctx, as_json: bool, task_id: int, username: str) -> None:
         rt = obj.runtime
         with session_scope(rt.sessions) as session:
-            actor = get_user(session, username)
+            actor = _acting(session, username)
             row = getattr(rt.engine, op)(session, task_id, actor)
             payload = inbox.task_dict(row)
         _emit(as_json, payload, f"{name}ed task {task_id}")
@@ -281,7 +290,7 @@ def assign_cmd(obj: Ctx, as_json: bool, task_id: int, assignee: str, username: s
     """Give a task to a named user (admins, QMR, team leaders)."""
     rt = obj.runtime
     with session_scope(rt.sessions) as session:
-        row = rt.engine.assign(session, task_id, get_user(session, username), get_user(session, assignee))
+        row = rt.engine.assign(session, task_id, _acting(session, username), get_user(session, assignee))
         payload = inbox.task_dict(row)
     _emit(as_json, payload, f"assigned task {task_id} to {assignee}")
 
@@ -294,7 +303,7 @@ def complete_cmd(obj: Ctx, as_json: bool, task_id: int, data: str | None, userna
     """Complete a task with its form data."""
     rt = obj.runtime
     with session_scope(rt.sessions) as session:
-        actor = get_user(session, username)
+        actor = _acting(session, username)
         result = rt.engine.complete(session, task_id, actor, _data(data))
         payload = _step_payload(result)
     _report_step(as_json, payload, f"completed task {task_id}")
@@ -307,10 +316,12 @@ def instance() -> None:
 
 @command(instance, "show")
 @click.argument("instance_id", type=int)
-def instance_show(obj: Ctx, as_json: bool, instance_id: int) -> None:
+@click.option("--as", "username", required=True, help="Who is looking: case data follows their rights.")
+def instance_show(obj: Ctx, as_json: bool, instance_id: int, username: str) -> None:
     """Show an instance: status, case fields, open tasks and incidents."""
     rt = obj.runtime
     with session_scope(rt.sessions) as session:
+        policy.check_may_see(session, _acting(session, username), instance_id)
         payload = inbox.instance_view(session, instance_id).as_dict()
     lines = [f"instance {payload['id']} {payload['process_key']} v{payload['version']}: {payload['status']}"]
     lines += [f"  task {t['id']} {t['bpmn_id']} ({t['lane']})" for t in payload["open_tasks"]]
@@ -329,7 +340,7 @@ def _instance_command(name: str, doc: str) -> None:
     def run(obj: Ctx, as_json: bool, instance_id: int, username: str) -> None:
         rt = obj.runtime
         with session_scope(rt.sessions) as session:
-            actor = get_user(session, username)
+            actor = _acting(session, username)
             result = getattr(rt.engine, name)(session, instance_id, actor)
             inst = getattr(result, "instance", result)
             payload = {"instance_id": inst.id, "status": inst.status}
@@ -345,6 +356,25 @@ _instance_command("cancel", "Cancel a running instance.")
 _instance_command("suspend", "Suspend an instance: nothing advances, timers wait.")
 _instance_command("resume", "Resume a suspended instance.")
 _instance_command("retry", "Re-run the step that raised the open incident.")
+
+
+@command(main, "statement")
+@click.option("--as", "username", required=True)
+@click.option("--accept", is_flag=True, help="Record that this user accepts the statement shown.")
+@click.option("--language", type=click.Choice(sorted(policy.STATEMENT)), default="id")
+def statement_cmd(obj: Ctx, as_json: bool, username: str, accept: bool, language: str) -> None:
+    """Show the confidentiality statement (manual 8.5.3); --accept records the user's acceptance."""
+    rt = obj.runtime
+    text = policy.STATEMENT[language]
+    with session_scope(rt.sessions) as session:
+        user = get_user(session, username)
+        if accept:
+            signin.accept_statement(
+                session, user, policy.STATEMENT_VERSION, text, rt.engine.clock.now(), "cli"
+            )
+        accepted = policy.has_accepted(session, user) or accept
+    payload = {"version": policy.STATEMENT_VERSION, "text": text, "accepted": accepted}
+    _emit(as_json, payload, f"{text}\n\n{'accepted' if accepted else 'not accepted yet: add --accept'}")
 
 
 @main.group("audit")

@@ -31,5 +31,6 @@ def build_runtime(
         clock or SystemClock(),
         zone=settings.zone,
         script_timeout=settings.script_timeout_seconds,
+        memory_mb=settings.script_memory_mb,
     )
     return Runtime(settings, db, make_session_factory(db), engine)

@@ -24,7 +24,10 @@ DEMO_USERS: list[dict] = [
     {"username": "qc", "roles": ["quality_control"], "agent_code": "20001", "full_name": "Siti Rahmawati", "site": "Bandung"},
     {"username": "teamlead", "roles": ["team_leader"], "agent_code": "40001", "full_name": "Agus Santoso", "site": "Bandung"},
     {"username": "agent", "roles": ["agent"], "agent_code": "10001", "online_name": "Dewi-147", "full_name": "Dewi Lestari", "site": "Bandung"},
-    {"username": "ops", "roles": ["operations_manager"], "agent_code": "60001", "full_name": "Budi Hartono", "site": "Bogor"},
+    {"username": "ops", "roles": ["operations_manager"], "agent_code": "60001", "full_name": "Budi Hartono", "site": "Bandung"},
+    {"username": "ops.semarang", "roles": ["operations_manager"], "agent_code": "60002", "full_name": "Wahyu Nugroho", "site": "Semarang"},
+    {"username": "ops.bogor", "roles": ["operations_manager"], "agent_code": "60003", "full_name": "Dian Permana", "site": "Bogor"},
+    {"username": "ops.malang", "roles": ["operations_manager"], "agent_code": "60004", "full_name": "Nur Aini", "site": "Malang"},
     {"username": "procurement", "roles": ["procurement"], "agent_code": "70001", "full_name": "Maya Sari", "site": "Bandung"},
     {"username": "client", "roles": ["client_liaison"], "agent_code": None, "full_name": "Telkom liaison", "site": None},
     {"username": "qc.bogor", "roles": ["quality_control"], "agent_code": "20002", "full_name": "Rina Marlina", "site": "Bogor"},
@@ -96,10 +99,10 @@ DEMO_CASES: list[tuple[str, str, dict, list[tuple[str, str, dict]]]] = [
         },
         [
             ("nc_triage", "qmr", {"is_nonconformity": True, "impact": "sedang", "repeated": True}),
-            ("nc_contain", "teamlead", {"correction": "Penambahan agen pada jam sibuk"}),
+            ("nc_contain", "teamlead.semarang", {"correction": "Penambahan agen pada jam sibuk"}),
             (
                 "nc_rca",
-                "teamlead",
+                "teamlead.semarang",
                 {
                     "method": "fishbone",
                     "fishbone_categories": ["manusia", "metode"],
@@ -108,10 +111,14 @@ DEMO_CASES: list[tuple[str, str, dict, list[tuple[str, str, dict]]]] = [
             ),
             (
                 "nc_plan",
-                "teamlead",
+                "teamlead.semarang",
                 {
                     "actions": [
-                        {"action": "Susun ulang jadwal shift", "owner": "teamlead", "due_date": "2026-12-15"}
+                        {
+                            "action": "Susun ulang jadwal shift",
+                            "owner": "teamlead.semarang",
+                            "due_date": "2026-12-15",
+                        }
                     ]
                 },
             ),
@@ -234,7 +241,7 @@ DEMO_CASES: list[tuple[str, str, dict, list[tuple[str, str, dict]]]] = [
     ),
     (
         "supplier_procurement",
-        "teamlead",
+        "teamlead.semarang",
         {
             "resource_type": "service",
             "specification": "Jasa pelatihan produk IndiHome untuk 80 agen",
@@ -244,7 +251,7 @@ DEMO_CASES: list[tuple[str, str, dict, list[tuple[str, str, dict]]]] = [
         [
             (
                 "sp_approve",
-                "ops",
+                "ops.semarang",
                 {"request_approved": False, "approval_note": "Pelatihan dilakukan oleh tim internal"},
             )
         ],
@@ -276,7 +283,7 @@ DEMO_CASES: list[tuple[str, str, dict, list[tuple[str, str, dict]]]] = [
                     ]
                 },
             ),
-            ("rm_kpi", "ops", {"kpis": [{"kpi": "Service level", "target": 80, "actual": 86}]}),
+            ("rm_kpi", "ops.malang", {"kpis": [{"kpi": "Service level", "target": 80, "actual": 86}]}),
             (
                 "rm_individual",
                 "teamlead.malang",

@@ -20,7 +20,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import audit
+from . import audit, owned
 from .errors import DeployError, Problem
 from .forms import schema_problem
 from .identity import BUILTIN_ROLES
@@ -157,12 +157,22 @@ def _check_bpmn(name: str, root: etree._Element, problems: list[Problem], warnin
             problem = _timer_problem(etree.QName(child).localname, child.text)
             if problem:
                 problems.append(Problem(name, owner, problem))
+    # Whatever the sandbox would refuse when a case reaches it is refused now, at deploy.
     for cond in root.iterfind(".//bpmn:conditionExpression", NS):
         refusal = check_expression((cond.text or "").strip() or "True")
         if refusal:
-            target = problems if refusal.startswith("syntax error") else warnings
-            target.append(Problem(name, _element_id(cond), f"condition: {refusal}"))
-    for script in root.iterfind(".//bpmn:scriptTask/bpmn:script", NS):
+            problems.append(Problem(name, _element_id(cond), f"condition: {refusal}"))
+    for prop in root.iterfind(".//spiffworkflow:property", NS):
+        if prop.get("name") == "due" and prop.get("value"):
+            refusal = check_expression(prop.get("value", "").strip())
+            if refusal:
+                problems.append(Problem(name, _element_id(prop), f"due date expression: {refusal}"))
+    scripts = [
+        *root.iterfind(".//bpmn:scriptTask/bpmn:script", NS),
+        *root.iterfind(".//spiffworkflow:preScript", NS),
+        *root.iterfind(".//spiffworkflow:postScript", NS),
+    ]
+    for script in scripts:
         text = script.text or ""
         try:
             ast.parse(text)
@@ -173,7 +183,7 @@ def _check_bpmn(name: str, root: etree._Element, problems: list[Problem], warnin
             continue
         refusal = check_script(text)
         if refusal:
-            warnings.append(Problem(name, _element_id(script), f"script will be refused when run: {refusal}"))
+            problems.append(Problem(name, _element_id(script), f"script refused: {refusal}"))
 
 
 def _role_for_lane(lane: str, glue_map: dict[str, Any]) -> str | list[str] | None:
@@ -327,6 +337,15 @@ def check(
             problems.append(_problem_from_spiff(spec_files.get(pid, "?"), exc))
             continue
         lane_roles, forms = _collect(pid, spec, subs, registry, spec_files, problems, warnings)
+        problems.extend(owned.problems(_all_specs(spec, subs), forms, spec_files))
+        if "number" in registry.get(pid).case_fields:
+            problems.append(
+                Problem(
+                    f"workflows/{pid}/process.json",
+                    None,
+                    "case_fields may not map 'number': the counter numbers cases",
+                )
+            )
         used = sorted({spec_files.get(s.name, "") for s in _all_specs(spec, subs)} - {""})
         used += sorted(source.name for source, _r, kind in roots if kind == "dmn")
         name = parser.get_process_parser(pid).get_name() or pid

@@ -6,6 +6,7 @@ labels); validators ignore them, so one file serves validation and rendering.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -27,10 +28,102 @@ def schema_problem(schema: dict[str, Any]) -> str | None:
     return None
 
 
+MAX_DEPTH = 16
+
+
+def declared_fields(schema: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Every field a form declares -> its schema: its properties, and those of its conditions."""
+    found: dict[str, dict[str, Any]] = {}
+    if not isinstance(schema, dict):
+        return found
+    stack = [schema]
+    while stack:
+        part = stack.pop()
+        for name, spec in (part.get("properties") or {}).items():
+            found.setdefault(name, spec if isinstance(spec, dict) else {})
+        for key in ("then", "else"):
+            if isinstance(part.get(key), dict):
+                stack.append(part[key])
+        for key in ("allOf", "anyOf", "oneOf"):
+            stack.extend(p for p in part.get(key) or [] if isinstance(p, dict))
+    return found
+
+
+def _item_schema(spec: dict[str, Any]) -> dict[str, Any] | None:
+    items = spec.get("items")
+    return items if isinstance(items, dict) and items.get("properties") else None
+
+
+def undeclared(schema: dict[str, Any] | None, data: dict[str, Any], prefix: str = "") -> list[str]:
+    """Paths of submitted keys the form does not declare, rows of repeating fields included."""
+    fields = declared_fields(schema)
+    unknown: list[str] = []
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        spec = fields.get(key)
+        if spec is None:
+            unknown.append(path)
+            continue
+        item = _item_schema(spec)
+        if item is not None and isinstance(value, list):
+            for i, row in enumerate(value):
+                if isinstance(row, dict):
+                    unknown.extend(undeclared(item, row, f"{path}.{i}."))
+    return unknown
+
+
+def allow_listed(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
+    """Submitted data checked to hold only what the form declares (every edge comes through here).
+
+    Raises:
+        ValidationFailed: naming each field the form does not have.
+    """
+    if not isinstance(data, dict):
+        raise ValidationFailed({"": ["form data must be an object"]}, [FieldError("", "type", "object", "")])
+    unknown = undeclared(schema, data)
+    if unknown:
+        raise ValidationFailed(
+            {path: ["is not a field of this form"] for path in unknown},
+            [
+                FieldError(path, "additionalProperties", None, "is not a field of this form")
+                for path in unknown
+            ],
+        )
+    return data
+
+
+def value_problems(data: Any) -> list[FieldError]:
+    """What no field may hold: NaN or infinite numbers, NUL characters, nesting past MAX_DEPTH."""
+    problems: list[FieldError] = []
+    stack: list[tuple[str, Any, int]] = [("", data, 0)]
+    while stack:
+        path, value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            problems.append(FieldError(path, "maxDepth", MAX_DEPTH, f"nested deeper than {MAX_DEPTH} levels"))
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(FieldError(path, "finite", None, "is not a finite number"))
+        elif isinstance(value, str) and "\x00" in value:
+            problems.append(FieldError(path, "nul", None, "contains a NUL character"))
+        elif isinstance(value, dict):
+            for key, inner in value.items():
+                if "\x00" in str(key):
+                    problems.append(FieldError(path, "nul", None, "contains a NUL character"))
+                stack.append((f"{path}.{key}" if path else str(key), inner, depth + 1))
+        elif isinstance(value, list):
+            stack.extend(
+                (f"{path}.{i}" if path else str(i), inner, depth + 1) for i, inner in enumerate(value)
+            )
+    return problems
+
+
 def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
     """Validate submitted data and return it; raise ValidationFailed listing every field error."""
     if not isinstance(data, dict):
         raise ValidationFailed({"": ["form data must be an object"]}, [FieldError("", "type", "object", "")])
+    bad = value_problems(data)
+    if bad:
+        raise ValidationFailed({p.path: [p.message] for p in bad}, bad)
     validator = Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
     errors: dict[str, list[str]] = {}
     details: list[FieldError] = []

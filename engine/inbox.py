@@ -7,20 +7,17 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, false, func, literal_column, or_, select, true, union_all
+from sqlalchemy import Select, and_, func, literal_column, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
-from .errors import NotAuthorized, NotFound
-from .models import CaseRecord, HumanTask, HumanTaskOwner, HumanTaskRole, Incident, ProcessInstance, User
-from .runtime import may_act
+from .errors import NotFound
+from .models import CaseRecord, HumanTask, Incident, ProcessInstance, User
+from .policy import open_to
 
 SCOPES = ("mine", "roles", "all")
 # Literal, not bound: the partial indexes of open tasks match only a predicate they can see.
 OPEN = HumanTask.status == literal_column("'open'")
 UNCLAIMED = and_(OPEN, HumanTask.assignee_id.is_(None))
-# Roles that oversee the whole quality system: they see every case and every task (read-only
-# unless the task is also theirs), so the QMR can follow and hand out any work.
-OVERSIGHT_ROLES = frozenset({"admin", "qmr", "director", "quality_control"})
 
 
 def task_condition(user: User, scope: str = "mine") -> Any:
@@ -28,7 +25,7 @@ def task_condition(user: User, scope: str = "mine") -> Any:
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
     mine = HumanTask.assignee_id == user.id
-    role_filter = _open_to(user)
+    role_filter = open_to(user)
     if user.is_admin:
         role_filter.append(HumanTask.lane.is_not(None) | HumanTask.role_key.is_not(None))
     open_to_me = and_(HumanTask.assignee_id.is_(None), or_(*role_filter))
@@ -67,18 +64,6 @@ def count_tasks(session: Session, user: User, scope: str) -> int:
 def _count_parts(session: Session, parts: list[Select[Any]]) -> int:
     counts = [select(func.count()).select_from(p.subquery()).scalar_subquery() for p in parts]
     return session.execute(select(sum(counts[1:], counts[0]))).scalar_one()
-
-
-def get_task_for(session: Session, task_id: int, user: User) -> HumanTask:
-    """A task the user may see: theirs, open to them, or any task for an admin."""
-    row = session.get(HumanTask, task_id)
-    if row is None:
-        raise NotFound(f"no task {task_id}")
-    if row.assignee_id == user.id or row.completed_by_id == user.id or may_act(row, user):
-        return row
-    if OVERSIGHT_ROLES & user.role_keys:
-        return row
-    raise NotAuthorized(f"{user.username} may not see task {task_id}")
 
 
 @dataclass
@@ -282,33 +267,10 @@ def search_tasks(
     return [by_id[i] for i in ids if i in by_id], total
 
 
-def _open_to(user: User) -> list[Any]:
-    """The disjoint ways an unclaimed task is open to ``user``, the one definition of "my roles".
-
-    One part per role of the user (``ix_human_task_unclaimed``: that role's open, unclaimed
-    tasks in due order), one for tasks open through a further role of theirs, one for tasks
-    that name the user as owner. Only non-correlated ``IN`` subqueries: the small role and
-    owner tables are read once, and each queue row is checked from the index alone.
-    """
-    roles = sorted(user.role_keys)
-    not_owned = HumanTask.has_owners == false()  # "= false" can use an index; "IS false" cannot
-    extra_roles = select(HumanTaskRole.human_task_id).where(HumanTaskRole.role_key.in_(roles))
-    owned = select(HumanTaskOwner.human_task_id).where(HumanTaskOwner.user_id == user.id)
-    return [
-        *(and_(HumanTask.role_key == role, not_owned) for role in roles),
-        and_(
-            not_owned,
-            HumanTask.id.in_(extra_roles),
-            or_(HumanTask.role_key.is_(None), HumanTask.role_key.not_in(roles)),
-        ),
-        and_(HumanTask.has_owners == true(), HumanTask.id.in_(owned)),
-    ]
-
-
 def _unclaimed_branches(user: User, extra: list[Any]) -> list[Select[Any]]:
     """The "my roles" queue as one query per part: counting or paging each part touches one
     index range, where the combined OR would visit every queued row."""
-    return [select(HumanTask.id, HumanTask.due_at).where(UNCLAIMED, part, *extra) for part in _open_to(user)]
+    return [select(HumanTask.id, HumanTask.due_at).where(UNCLAIMED, part, *extra) for part in open_to(user)]
 
 
 def _page_by_due(session: Session, parts: list[Select[Any]], limit: int, offset: int) -> list[int]:

@@ -195,6 +195,7 @@ class HumanTask(Base):
             "has_owners",
             "assignee_id",
             "status",
+            "site",
             sqlite_where=UNCLAIMED_SQL,
             postgresql_where=UNCLAIMED_SQL,
         ),
@@ -217,6 +218,8 @@ class HumanTask(Base):
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     has_owners: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The case's site when the task was created: site-held roles see only their site's tasks.
+    site: Mapped[str | None] = mapped_column(String(40))
 
     owners: Mapped[list[HumanTaskOwner]] = relationship(cascade="all, delete-orphan")
     extra_roles: Mapped[list[HumanTaskRole]] = relationship(cascade="all, delete-orphan")
@@ -239,6 +242,8 @@ class CaseRecord(Base):
         Index("ix_case_process_status", "process_key", "status"),
         Index("ix_case_site", "site"),
         Index("ix_case_agent", "agent_code"),
+        # Only the counter gives numbers; the database refuses a second case with one.
+        UniqueConstraint("process_key", "number", name="uq_case_number"),
     )
 
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), primary_key=True)
@@ -420,3 +425,28 @@ class Attachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins in the current window per username or client address.
+
+    Each attempt claims a slot with one conditional UPDATE before the password is checked,
+    so parallel attempts on several workers can never pass the limit between them.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WebSession(Base):
+    """A signed-in browser session; signing out deletes it, so a copied cookie stops working."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the cookie's value
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)

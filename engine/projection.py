@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import batch
+from . import batch, policy
 from .deploy import FORM_PROPERTY
 from .models import CaseRecord, HumanTask, HumanTaskOwner, HumanTaskRole, ProcessInstance, Timer, User
 from .registry import CASE_COLUMNS, ProcessGlue
@@ -175,6 +175,7 @@ class NewTask:
     name: str
     lane: str | None
     role_key: str | None
+    rerouted: bool = False  # its named person has no account: the site's team leaders have it
 
 
 # Constant statements, executed on the connection with parameters: the hot path of every
@@ -273,11 +274,18 @@ def apply_snapshot(
     created: list[NewTask] = []
     if fresh:
         owner_ids = _owner_ids(session, {name for r in fresh for name in r.owner_names})
+        site_key = glue.case_fields.get("site")
+        site = snap.case_data.get(site_key) if site_key else None
+        site = str(site)[:40] if site not in (None, "") else None
         rows = []
         extra_roles: list[list[str]] = []
+        rerouted: list[bool] = []
         for ready in fresh:
             mapped = lane_roles.get(ready.lane) if ready.lane else None
             roles = mapped if isinstance(mapped, list) else ([mapped] if mapped else [])
+            has_owner = any(n in owner_ids for n in ready.owner_names)
+            roles, moved = policy.route_roles(roles, has_owner)
+            rerouted.append(moved)
             role = roles[0] if roles else None
             extra_roles.append(roles[1:])
             rows.append(
@@ -296,7 +304,8 @@ def apply_snapshot(
                     "created_at": now,
                     "completed_by_id": None,
                     "completed_at": None,
-                    "has_owners": any(n in owner_ids for n in ready.owner_names),
+                    "has_owners": has_owner,
+                    "site": site,
                 }
             )
         ids = conn.execute(_TASK_INSERT, rows).scalars().all()
@@ -316,8 +325,8 @@ def apply_snapshot(
         if more:
             conn.execute(_ROLE_INSERT, more)
         created = [
-            NewTask(task_id, r["task_guid"], r["bpmn_id"], r["name"], r["lane"], r["role_key"])
-            for task_id, r in zip(ids, rows, strict=True)
+            NewTask(task_id, r["task_guid"], r["bpmn_id"], r["name"], r["lane"], r["role_key"], moved)
+            for task_id, r, moved in zip(ids, rows, rerouted, strict=True)
         ]
     _write_timers(session, instance, before, snap, now)
     _write_case(session, instance, snap.case_data, glue, now)
@@ -372,6 +381,9 @@ _CASE_UPDATE = (
 )
 
 
+_CASE_LENGTHS = {c: CaseRecord.__table__.c[c].type.length or 300 for c in CASE_COLUMNS}
+
+
 def _write_case(
     session: Session,
     instance: ProcessInstance,
@@ -382,13 +394,14 @@ def _write_case(
     values: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for column, key in glue.case_fields.items():
+        if column == "number":
+            continue  # only the counter numbers cases (deploy refuses such glue too)
         value = data.get(key)
         if column in CASE_COLUMNS:
-            values[column] = None if value is None else str(value)[:300]
+            values[column] = None if value is None else str(value)[: _CASE_LENGTHS[column]]
         elif value is not None:
             extra[column] = value
-    if "number" not in glue.case_fields:
-        values["number"] = data.get(CASE_NUMBER)  # given at start from number_format
+    values["number"] = data.get(CASE_NUMBER)  # given at start by the counter, never by a form
     row = {column: values.get(column) for column in CASE_COLUMNS}
     if "status" not in glue.case_fields:
         row["status"] = instance.status

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -33,12 +35,13 @@ from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit, batch
+from . import audit, batch, limits, policy
 from . import clock as clock_mod
 from . import deploy as deploy_mod
 from .clock import Clock, SystemClock
 from .db import is_postgres
 from .errors import Conflict, InvalidState, MutuError, NotAuthorized, NotFound, ScriptError, ValidationFailed
+from .forms import allow_listed
 from .forms import validate as validate_form
 from .models import CaseCounter, CaseRecord, HumanTask, Incident, ProcessInstance, ProcessVersion, Timer, User
 from .projection import (
@@ -59,7 +62,6 @@ from .timers import StartTimerPlan, plan_start_timers
 
 log = logging.getLogger(__name__)
 
-ASSIGNER_ROLES = frozenset({"admin", "qmr", "team_leader"})
 Hook = Callable[[str, dict[str, Any]], None]
 
 
@@ -121,7 +123,28 @@ _ENGINE_ERRORS = (
     ValueError,
     NameError,
     AttributeError,
+    MemoryError,
+    RecursionError,
 )
+
+MAX_STEP_TASKS = 10_000
+
+
+class _StepBudget:
+    """Stop a step that never reaches a wait state (a loop of script tasks) as an incident."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.seconds = seconds
+        self.count = 0
+
+    def __call__(self, task: Any) -> None:
+        self.count += 1
+        if self.count > MAX_STEP_TASKS or time.monotonic() > self.deadline:
+            limit = f"{MAX_STEP_TASKS} tasks" if self.count > MAX_STEP_TASKS else f"{self.seconds:g} s"
+            raise WorkflowTaskException(
+                f"the step ran past {limit} without waiting: a loop never ends", task=task
+            )
 
 
 class ProcessEngine:
@@ -136,6 +159,7 @@ class ProcessEngine:
         script_timeout: float = 2.0,
         hook: Hook | None = None,
         services: ServiceRegistry | None = None,
+        memory_mb: int = 256,
     ) -> None:
         self.registry = registry
         self.clock = clock or SystemClock()
@@ -143,6 +167,9 @@ class ProcessEngine:
         self.services = services if services is not None else default_services()
         self.script_engine = RestrictedScriptEngine(self.clock, script_timeout, self.services)
         self.hook = hook
+        self.memory_bytes = memory_mb * 1024 * 1024
+        # A step that runs this long or this many tasks without waiting is a loop that never ends.
+        self.step_seconds = max(10 * script_timeout, 10.0)
         self._specs: dict[tuple[int, str], tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]] = {}
         self._meta: dict[tuple[int, str], tuple[dict[str, Any], dict[str, Any]]] = {}
 
@@ -228,25 +255,34 @@ class ProcessEngine:
         data: dict[str, Any] | None = None,
         *,
         validate: bool = False,
+        engine_data: dict[str, Any] | None = None,
     ) -> StepResult:
-        """Start the latest version of ``process_key`` as ``actor`` (None: the scheduler)."""
+        """Start the latest version of ``process_key`` as ``actor`` (None: the scheduler).
+
+        ``data`` comes from outside and may hold only the start form's fields (none, when
+        the process has no start form); ``engine_data`` is what the engine itself adds.
+        """
         version = self.latest_version(session, process_key)
         if actor is not None:
             self._check_may_start(version, actor)
-        data = dict(data or {})
         spec, subs = self.specs_for(version)
         workflow = BpmnWorkflow(spec, subs, script_engine=self.script_engine)
         start_form = self._start_form(workflow.spec)
-        if start_form and (actor is not None or validate):
-            schema = self._version_meta(session, version)[1].get(f"{process_key}/{start_form}")
-            if schema is not None:
-                validate_form(schema, data)
+        schema = (
+            self._version_meta(session, version)[1].get(f"{process_key}/{start_form}") if start_form else None
+        )
+        data = dict(allow_listed(schema, data or {}))
+        if schema is not None and (actor is not None or validate):
+            validate_form(schema, data)
+        elif data:
+            validate_form({"type": "object"}, data)  # still no NaN, NUL or deep nesting
+        data.update(engine_data or {})
         self._pass_timer_start(workflow)
         now = self.clock.now()
         glue = self.registry.get(process_key)
         number = self._next_number(session, process_key, glue.number_format, now)
         if number:
-            data.setdefault(CASE_NUMBER, number)
+            data[CASE_NUMBER] = number
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(data)
         instance = ProcessInstance(
@@ -298,15 +334,13 @@ class ProcessEngine:
         return self._version_meta(session, version)[1].get(form_ref)
 
     def may_start(self, version: ProcessVersion, actor: User) -> bool:
-        allowed = set(version.startable_by)
-        return not allowed or actor.is_admin or bool(allowed & actor.role_keys)
+        return policy.may_start(version.startable_by, actor)
 
     def _check_may_start(self, version: ProcessVersion, actor: User) -> None:
-        allowed = set(version.startable_by)
-        if allowed and not actor.is_admin and not (allowed & actor.role_keys):
+        if not policy.may_start(version.startable_by, actor):
             raise NotAuthorized(
                 f"{actor.username} may not start {version.process_key}; it needs one of: "
-                + ", ".join(sorted(allowed))
+                + ", ".join(sorted(version.startable_by))
             )
 
     @staticmethod
@@ -359,14 +393,14 @@ class ProcessEngine:
         """Complete a human task with form data, validated against its form first."""
         row, instance = self._lock_task(session, task_id)
         self._require_running(instance)
-        self._check_may_act(row, actor)
-        if row.assignee_id is not None and row.assignee_id != actor.id and not actor.is_admin:
-            raise Conflict(f"task {row.id} ({row.bpmn_id}) is claimed by another user")
-        data = dict(data or {})
-        if row.form_ref:
-            schema = self._version_meta(session, instance.process_version)[1].get(row.form_ref)
-            if schema is not None:
-                validate_form(schema, data)
+        policy.check_may_work(row, actor)
+        schema = (
+            self._version_meta(session, instance.process_version)[1].get(row.form_ref)
+            if row.form_ref
+            else None
+        )
+        data = dict(allow_listed(schema, data or {}))
+        validate_form(schema or {"type": "object"}, data)
         workflow = self._load(instance)
         task = self._ready_task(workflow, row)
 
@@ -385,7 +419,7 @@ class ProcessEngine:
 
     def claim(self, session: Session, task_id: int, actor: User) -> HumanTask:
         row, instance = self._lock_task(session, task_id)
-        self._check_may_act(row, actor)
+        policy.check_may_act(row, actor)
         if row.assignee_id == actor.id:
             return row
         if row.assignee_id is not None:
@@ -405,10 +439,10 @@ class ProcessEngine:
 
     def unclaim(self, session: Session, task_id: int, actor: User) -> HumanTask:
         row, instance = self._lock_task(session, task_id)
+        if row.assignee_id != actor.id:
+            policy.check_may_oversee(row, actor, "release")
         if row.assignee_id is None:
             return row
-        if row.assignee_id != actor.id and not (ASSIGNER_ROLES & actor.role_keys):
-            raise NotAuthorized(f"{actor.username} may not release a task claimed by someone else")
         if row.lane is None:
             raise InvalidState("a task with no lane belongs to whoever started the case")
         row.assignee_id = None
@@ -427,9 +461,8 @@ class ProcessEngine:
     def assign(self, session: Session, task_id: int, actor: User, assignee: User) -> HumanTask:
         """Give a task to a named user; for admins, the QMR and team leaders."""
         row, instance = self._lock_task(session, task_id)
-        if not (ASSIGNER_ROLES & actor.role_keys):
-            raise NotAuthorized(f"{actor.username} may not assign tasks")
-        self._check_may_act(row, assignee, who="assignee")
+        policy.check_may_oversee(row, actor, "assign")
+        policy.check_may_act(row, assignee, who="assignee")
         row.assignee_id = assignee.id
         self._touch(instance)
         audit.record(
@@ -446,7 +479,7 @@ class ProcessEngine:
 
     def cancel(self, session: Session, instance_id: int, actor: User, reason: str = "") -> ProcessInstance:
         instance = self._lock(session, instance_id)
-        self._require_manager(instance, actor)
+        policy.check_may_manage(actor, instance.id, "cancel")
         if instance.status in ("completed", "cancelled"):
             raise InvalidState(f"instance {instance.id} is already {instance.status}")
         workflow = self._load(instance)
@@ -461,7 +494,7 @@ class ProcessEngine:
 
     def suspend(self, session: Session, instance_id: int, actor: User) -> ProcessInstance:
         instance = self._lock(session, instance_id)
-        self._require_manager(instance, actor)
+        policy.check_may_manage(actor, instance.id, "suspend")
         if instance.status not in ("running", "incident"):
             raise InvalidState(f"instance {instance.id} is {instance.status}; only running cases suspend")
         instance.status_before_suspend = instance.status
@@ -473,7 +506,7 @@ class ProcessEngine:
 
     def resume(self, session: Session, instance_id: int, actor: User) -> ProcessInstance:
         instance = self._lock(session, instance_id)
-        self._require_manager(instance, actor)
+        policy.check_may_manage(actor, instance.id, "resume")
         if instance.status != "suspended":
             raise InvalidState(f"instance {instance.id} is {instance.status}, not suspended")
         instance.status = instance.status_before_suspend or "running"
@@ -487,7 +520,7 @@ class ProcessEngine:
         """Re-run the step that raised the open incident, against the current stored state."""
         instance = self._lock(session, instance_id)
         if actor is not None:
-            self._require_manager(instance, actor)
+            policy.check_may_manage(actor, instance.id, "retry")
         incident = self._open_incident(session, instance.id)
         if incident is None:
             raise InvalidState(f"instance {instance.id} has no open incident")
@@ -541,7 +574,7 @@ class ProcessEngine:
         in the target version: published history must stay true to what ran.
         """
         instance = self._lock(session, instance_id)
-        self._require_manager(instance, actor)
+        policy.check_may_manage(actor, instance.id, "migrate")
         if instance.status in ("completed", "cancelled"):
             raise InvalidState(f"instance {instance.id} is {instance.status}")
         if to_version is None:
@@ -652,12 +685,7 @@ class ProcessEngine:
         ).rowcount
         if claimed != 1:
             return False
-        result = self.start(
-            session,
-            timer.process_key,
-            None,
-            {"started_by_timer": timer.bpmn_id},
-        )
+        result = self.start(session, timer.process_key, None, engine_data={"started_by_timer": timer.bpmn_id})
         audit.record(
             session,
             "timer_fired",
@@ -697,24 +725,9 @@ class ProcessEngine:
             raise Conflict(f"task {row.id} ({row.bpmn_id}) is already {row.status}")
         return row, instance
 
-    def _check_may_act(self, row: HumanTask, user: User, who: str = "") -> None:
-        if may_act(row, user):
-            return
-        subject = f"{who} {user.username}" if who else user.username
-        if row.lane is not None and row.role_key is None:
-            raise NotAuthorized(
-                f"lane {row.lane!r} maps to no role yet; only an admin may act on task {row.id}"
-            )
-        raise NotAuthorized(f"{subject} may not act on task {row.id} ({row.bpmn_id}, lane {row.lane})")
-
     def _require_running(self, instance: ProcessInstance) -> None:
         if instance.status in ("suspended", "cancelled", "completed"):
             raise InvalidState(f"instance {instance.id} is {instance.status}")
-
-    def _require_manager(self, instance: ProcessInstance, actor: User) -> None:
-        if actor.is_admin or "qmr" in actor.role_keys or instance.started_by_id == actor.id:
-            return
-        raise NotAuthorized(f"{actor.username} may not manage instance {instance.id}")
 
     def _load(self, instance: ProcessInstance) -> BpmnWorkflow:
         spec, subs = self.specs_for(instance.process_version)
@@ -811,9 +824,13 @@ class ProcessEngine:
         now = self.clock.now()
         before = pending(workflow)
         try:
-            with clock_mod.using(self.clock), self.services.bound(session, now):
+            with (
+                clock_mod.using(self.clock),
+                self.services.bound(session, now),
+                limits.bounded(self.memory_bytes),
+            ):
                 apply(workflow)
-                workflow.do_engine_steps()
+                workflow.do_engine_steps(did_complete_task=_StepBudget(self.step_seconds))
                 snap = snapshot(workflow, now)
             messages = workflow.get_events()  # thrown, and caught by nobody in this instance
             started = self._deliver(session, instance, messages)
@@ -854,10 +871,16 @@ class ProcessEngine:
             if not isinstance(event.event_definition, MessageEventDefinition):
                 continue
             payload = event.payload if isinstance(event.payload, dict) else {"payload": event.payload}
-            data = {**payload, "raised_by": {"process_key": sender.process_key, "instance_id": sender.id}}
+            raised = {"raised_by": {"process_key": sender.process_key, "instance_id": sender.id}}
             try:
                 with session.begin_nested():
-                    started.append(self.start(session, name, None, data, validate=True).instance)
+                    # The sending diagram chose the payload: a start form, where there is one,
+                    # still decides what of it the new case takes.
+                    _version, form, _schema = self.start_form(session, name)
+                    data, extra = (payload, raised) if form else ({}, {**payload, **raised})
+                    started.append(
+                        self.start(session, name, None, data, validate=True, engine_data=extra).instance
+                    )
             except NotFound:
                 raise MessageUndelivered(f"no deployed process receives message {name!r}") from None
             except ValidationFailed as exc:
@@ -873,6 +896,21 @@ class ProcessEngine:
         if had_incident and self._resolve_incidents(session, instance, step.action, now):
             instance.status = "incident"
         new_rows = self._store(session, step)
+        for row in new_rows:
+            if row.rerouted:  # the named agent has no account: say so in the history
+                audit.record(
+                    session,
+                    "rerouted",
+                    now,
+                    instance=instance,
+                    task_guid=row.task_guid,
+                    bpmn_id=row.bpmn_id,
+                    data={
+                        "lane": row.lane,
+                        "to_role": row.role_key,
+                        "reason": "no user has the agent code named",
+                    },
+                )
         if step.completed is not None:
             audit.record(
                 session,
@@ -1080,21 +1118,4 @@ def _migration_blockers(top_diff: Any, sub_diffs: dict[Any, Any]) -> list[str]:
     return sorted(set(blockers))
 
 
-def may_act(row: HumanTask, user: User) -> bool:
-    """Whether ``user`` may claim or complete the task ``row``."""
-    if not user.active:
-        return False
-    if user.is_admin:
-        return True
-    if row.has_owners:
-        return any(o.user_id == user.id for o in row.owners)
-    if row.lane is None:
-        return row.assignee_id == user.id
-    if row.role_key is None:
-        return False
-    if row.role_key in user.role_keys:
-        return True
-    return any(extra.role_key in user.role_keys for extra in row.extra_roles)
-
-
-__all__ = ["MutuError", "ProcessEngine", "StepResult", "may_act"]
+__all__ = ["MutuError", "ProcessEngine", "StepResult"]

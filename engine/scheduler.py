@@ -40,7 +40,8 @@ def tidy(rt: Runtime) -> dict[str, int]:
     """Hourly housekeeping of the web workspace (drafts, tokens, sign-in failures)."""
     with session_scope(rt.sessions) as session:
         window = timedelta(minutes=rt.settings.login_lockout_minutes)
-        return housekeeping(session, rt.engine.clock.now(), window)
+        idle = timedelta(minutes=rt.settings.session_minutes)
+        return housekeeping(session, rt.engine.clock.now(), window, idle)
 
 
 def periodic_job_definitions(rt: Runtime) -> list[JobDefinition]:

@@ -36,21 +36,121 @@ from .errors import ScriptError
 
 SCRIPT_FILENAME = "<mutu-script>"
 MAX_RANGE = 100_000
+# One operation may not build more than this: Python cannot stop a single C-level operation
+# (a huge power, a huge repetition) once it has begun, so its size is checked before.
+MAX_INT_BITS = 100_000  # about 30,000 decimal digits
+MAX_ITEMS = 1_000_000  # characters of a string, items of a list or tuple
+# Builtins a script cannot have: refused when the diagram is deployed, not when a case runs.
+REFUSED_NAMES = frozenset(
+    {
+        "print",
+        "open",
+        "compile",
+        "eval",
+        "exec",
+        "getattr",
+        "setattr",
+        "delattr",
+        "globals",
+        "locals",
+        "vars",
+        "input",
+        "breakpoint",
+        "help",
+        "exit",
+        "quit",
+        "memoryview",
+        "BaseException",
+        "SystemExit",
+        "KeyboardInterrupt",
+        "GeneratorExit",
+    }
+)
 
 
 class ScriptTimeout(BaseException):
     """Raised inside a script past its deadline; a BaseException so ``except Exception`` can't eat it."""
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _sized(value: Any) -> bool:
+    return isinstance(value, str | bytes | list | tuple)
+
+
+def _too_big(what: str) -> ScriptError:
+    return ScriptError(f"{what} would be too large (more than {MAX_ITEMS:,} items or {MAX_INT_BITS:,} bits)")
+
+
+def _safe_mul(a: Any, b: Any) -> Any:
+    if _is_int(a) and _is_int(b):
+        if a.bit_length() + b.bit_length() > MAX_INT_BITS:
+            raise _too_big("a product")
+    elif _sized(a) and _is_int(b) or _sized(b) and _is_int(a):
+        seq, times = (a, b) if _sized(a) else (b, a)
+        if len(seq) * max(times, 0) > MAX_ITEMS:
+            raise _too_big("a repetition")
+    return a * b
+
+
+def _safe_add(a: Any, b: Any) -> Any:
+    if _sized(a) and _sized(b) and len(a) + len(b) > MAX_ITEMS:
+        raise _too_big("a concatenation")
+    return a + b
+
+
+def _safe_lshift(a: Any, b: Any) -> Any:
+    if _is_int(a) and _is_int(b) and b > 0 and a.bit_length() + b > MAX_INT_BITS:
+        raise _too_big("a shift")
+    return a << b
+
+
+def _safe_pow(base: Any, exp: Any, mod: Any = None) -> Any:
+    if mod is not None:
+        return pow(base, exp, mod)  # modular powers stay as small as the modulus
+    if (
+        _is_int(base)
+        and _is_int(exp)
+        and exp > 0
+        and abs(base) > 1
+        and base.bit_length() * exp > MAX_INT_BITS
+    ):
+        raise _too_big("a power")
+    return base**exp
+
+
+def _safe_sum(values: Any, start: Any = 0) -> Any:
+    if not isinstance(start, int | float):
+        raise ScriptError("sum() adds numbers; join lists or strings another way")
+    return sum(values, start)
+
+
+_BINOPS: dict[type[ast.operator], str] = {
+    ast.Mult: "mutu_mul",
+    ast.Add: "mutu_add",
+    ast.LShift: "mutu_lshift",
+    ast.Pow: "mutu_pow",
+}
+_GUARDS: dict[str, Callable[[Any, Any], Any]] = {
+    "mutu_mul": _safe_mul,
+    "mutu_add": _safe_add,
+    "mutu_lshift": _safe_lshift,
+    "mutu_pow": _safe_pow,
+}
+
 _INPLACE = {
-    "+=": operator.iadd,
+    "+=": _safe_add,
     "-=": operator.isub,
-    "*=": operator.imul,
+    "*=": _safe_mul,
     "/=": operator.itruediv,
     "//=": operator.ifloordiv,
     "%=": operator.imod,
     "|=": operator.ior,
     "&=": operator.iand,
+    "**=": _safe_pow,
+    "<<=": _safe_lshift,
 }
 
 
@@ -66,12 +166,6 @@ def _limited_range(*args: int) -> range:
     if len(result) > MAX_RANGE:
         raise ScriptError(f"range of more than {MAX_RANGE} items")
     return result
-
-
-def _safe_pow(base: Any, exp: Any) -> Any:
-    if isinstance(exp, int | float) and abs(exp) > 1000:
-        raise ScriptError("exponent too large")
-    return base**exp
 
 
 _EXTRA_BUILTINS: dict[str, Any] = {
@@ -95,7 +189,9 @@ _EXTRA_BUILTINS: dict[str, Any] = {
 }
 _BUILTINS = {**safe_builtins, **_EXTRA_BUILTINS}
 _BUILTINS["range"] = _limited_range
-for _name in ("compile", "__import__", "open", "eval", "exec", "getattr", "setattr", "delattr"):
+_BUILTINS["pow"] = _safe_pow
+_BUILTINS["sum"] = _safe_sum
+for _name in ("__import__", *REFUSED_NAMES):
     _BUILTINS.pop(_name, None)
 
 
@@ -107,21 +203,45 @@ class _Refuser(ast.NodeVisitor):
 
     visit_ImportFrom = visit_Import
 
-    def visit_Pow(self, node: ast.AST) -> None:  # rewritten to _safe_pow by _PowRewriter
-        return None
+    def visit_Name(self, node: ast.Name) -> None:
+        if node.id in REFUSED_NAMES:
+            raise ScriptError(f"{node.id!r} is not available in scripts")
+        if node.id.startswith("mutu_"):
+            raise ScriptError(f"names starting with 'mutu_' are reserved ({node.id!r})")
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        self.generic_visit(node)
+        _fold(node)  # constants too large are refused now, at deploy
 
 
-class _PowRewriter(ast.NodeTransformer):
+def _fold(node: ast.AST) -> Any:
+    """The value of a constant expression, checked by the same guards; None when not constant."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _fold(node.operand)
+        return -inner if isinstance(inner, int | float) else None
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        left, right = _fold(node.left), _fold(node.right)
+        if left is None or right is None:
+            return None
+        try:
+            return _GUARDS[_BINOPS[type(node.op)]](left, right)
+        except (ArithmeticError, TypeError, ValueError):
+            return None
+    return None
+
+
+class _GuardRewriter(ast.NodeTransformer):
+    """``a * b``, ``a + b``, ``a << b`` and ``a ** b`` become calls that check sizes first."""
+
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
-        if isinstance(node.op, ast.Pow):
-            call = ast.Call(
-                func=ast.Name(id="mutu_pow", ctx=ast.Load()),
-                args=[node.left, node.right],
-                keywords=[],
-            )
-            return ast.copy_location(call, node)
-        return node
+        guard = _BINOPS.get(type(node.op))
+        if guard is None:
+            return node
+        call = ast.Call(func=ast.Name(id=guard, ctx=ast.Load()), args=[node.left, node.right], keywords=[])
+        return ast.copy_location(call, node)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -131,7 +251,7 @@ def _compile(source: str, mode: str) -> CodeType:
     except SyntaxError as exc:
         raise ScriptError(f"syntax error on line {exc.lineno}: {exc.msg}") from None
     _Refuser().visit(tree)
-    tree = ast.fix_missing_locations(_PowRewriter().visit(tree))
+    tree = ast.fix_missing_locations(_GuardRewriter().visit(tree))
     compiler = compile_restricted_exec if mode == "exec" else compile_restricted_eval
     result = compiler(tree, filename=SCRIPT_FILENAME)
     if result.errors:
@@ -181,7 +301,7 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
             "_unpack_sequence_": guarded_unpack_sequence,
             "_write_": full_write_guard,
             "_inplacevar_": _inplacevar,
-            "mutu_pow": _safe_pow,
+            **_GUARDS,
         }
         env.update(self.globals)
         env.update(external or {})
@@ -234,6 +354,10 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
             return fn()
         except ScriptTimeout as exc:
             raise ScriptError(str(exc)) from None
+        except MemoryError:
+            raise ScriptError("the script needed more memory than a step may use") from None
+        except RecursionError:
+            raise ScriptError("the script recursed too deeply") from None
         finally:
             sys.settrace(previous)
 

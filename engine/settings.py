@@ -73,7 +73,17 @@ class Settings:
     login_lockout_minutes: int = field(
         default=15, metadata={"doc": "how long failed sign-ins count and a locked username waits"}
     )
+    login_max_failures_per_address: int = field(
+        default=20, metadata={"doc": "failed sign-ins from one client address before it waits too"}
+    )
     token_hours: int = field(default=8, metadata={"doc": "lifetime of an API bearer token"})
+    secure_cookies: bool = field(
+        default=True,
+        metadata={"doc": "send cookies only over HTTPS and ask browsers for HSTS (make run turns it off)"},
+    )
+    script_memory_mb: int = field(
+        default=256, metadata={"doc": "memory a script may allocate beyond what the process holds"}
+    )
 
     @property
     def zone(self) -> ZoneInfo:

@@ -7,53 +7,33 @@ so none takes the instance lock.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import filetype
-from sqlalchemy import bindparam, delete, exists, func, or_, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from .errors import MutuError, NotAuthorized, NotFound
-from .identity import check_password
-from .inbox import OVERSIGHT_ROLES
 from .models import (
     ApiToken,
     Attachment,
     AuditEvent,
     CaseRecord,
     Comment,
-    ConfidentialityAcceptance,
     HumanTask,
-    HumanTaskOwner,
     LoginFailure,
+    LoginThrottle,
     ProcessInstance,
     TaskDraft,
     User,
-    UTCDateTime,
+    WebSession,
 )
+from .policy import check_may_work, needs_case_join, visible_cases
 
-ALL_CASES_ROLES = OVERSIGHT_ROLES
-# Roles that see every case of their own site.
-SITE_ROLES = frozenset({"team_leader", "operations_manager"})
 MASK = "••••••"
-
-
-class BadCredentials(MutuError):
-    code = "bad_credentials"
-    http_status = 401
-
-
-class LoginThrottled(MutuError):
-    code = "too_many_attempts"
-    http_status = 429
-
-    def __init__(self, minutes: int):
-        self.minutes = minutes
-        super().__init__(f"too many failed sign-ins; try again in {minutes} minutes")
 
 
 class UploadRefused(MutuError):
@@ -61,171 +41,7 @@ class UploadRefused(MutuError):
     http_status = 400
 
 
-# -- sign-in ------------------------------------------------------------------------------
-
-
-def sign_in(
-    session: Session,
-    username: str,
-    password: str,
-    now: datetime,
-    *,
-    remote_addr: str | None = None,
-    max_failures: int = 5,
-    window: timedelta = timedelta(minutes=15),
-) -> User:
-    """Check a username and password; a run of failures locks the username for ``window``.
-
-    The count lives in the database, so every worker process of the server sees the same one,
-    and an unknown username is counted like a known one, so the reply tells nothing apart.
-    """
-    username = username.strip()
-    recent = session.execute(
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(LoginFailure.username == username, LoginFailure.at > now - window)
-    ).scalar_one()
-    if recent >= max_failures:
-        raise LoginThrottled(int(window.total_seconds() // 60))
-    user = session.execute(select(User).where(User.username == username)).unique().scalar_one_or_none()
-    if user is None or not user.active or not check_password(user, password):
-        session.add(LoginFailure(username=username[:64], remote_addr=remote_addr, at=now))
-        raise BadCredentials("unknown username or wrong password")
-    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
-    return user
-
-
-def has_accepted(session: Session, user: User, text_version: str) -> bool:
-    return (
-        session.get(ConfidentialityAcceptance, {"user_id": user.id, "text_version": text_version}) is not None
-    )
-
-
-def accept_statement(
-    session: Session, user: User, text_version: str, text: str, now: datetime, remote_addr: str | None
-) -> None:
-    """Record that ``user`` accepted this version of the confidentiality statement (8.5.3)."""
-    if has_accepted(session, user, text_version):
-        return
-    session.add(
-        ConfidentialityAcceptance(
-            user_id=user.id,
-            text_version=text_version,
-            text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-            accepted_at=now,
-            remote_addr=remote_addr,
-        )
-    )
-
-
-# -- API tokens ---------------------------------------------------------------------------
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def issue_token(session: Session, user: User, now: datetime, lifetime: timedelta) -> tuple[str, datetime]:
-    """A fresh bearer token; only its hash is stored, so a database leak yields no tokens."""
-    token = secrets.token_urlsafe(32)
-    expires = now + lifetime
-    session.add(
-        ApiToken(token_sha256=_token_hash(token), user_id=user.id, created_at=now, expires_at=expires)
-    )
-    return token, expires
-
-
-# Built once: an API request runs this first, and building it per call cost more than running it.
-_TOKEN_USER = (
-    select(
-        User,
-        exists()
-        .where(
-            ConfidentialityAcceptance.user_id == User.id,
-            ConfidentialityAcceptance.text_version == bindparam("version"),
-        )
-        .label("accepted"),
-    )
-    .join(ApiToken, ApiToken.user_id == User.id)
-    .where(
-        ApiToken.token_sha256 == bindparam("token_hash"),
-        ApiToken.expires_at > bindparam("now", type_=UTCDateTime()),
-        ApiToken.revoked.is_(False),
-        User.active.is_(True),
-    )
-)
-
-
-def user_for_token(
-    session: Session, token: str, now: datetime, statement_version: str = ""
-) -> tuple[User | None, bool]:
-    """The token's user and whether they accepted ``statement_version``, in one query."""
-    row = (
-        session.execute(
-            _TOKEN_USER, {"token_hash": _token_hash(token), "now": now, "version": statement_version}
-        )
-        .unique()
-        .first()
-    )
-    return (None, False) if row is None else (row[0], bool(row[1]))
-
-
-def revoke_token(session: Session, token: str) -> None:
-    row = session.execute(
-        select(ApiToken).where(ApiToken.token_sha256 == _token_hash(token))
-    ).scalar_one_or_none()
-    if row is not None:
-        row.revoked = True
-
-
-# -- who sees which case -------------------------------------------------------------------
-
-
-def _involved(user: User) -> Any:
-    """SQL: the user took part in the instance, or it has an open task for one of their roles."""
-    roles = sorted(user.role_keys)
-    return or_(
-        ProcessInstance.started_by_id == user.id,
-        exists().where(
-            HumanTask.instance_id == ProcessInstance.id,
-            or_(
-                HumanTask.assignee_id == user.id,
-                HumanTask.completed_by_id == user.id,
-                (HumanTask.status == "open") & HumanTask.role_key.in_(roles),
-            ),
-        ),
-        exists().where(
-            HumanTask.instance_id == ProcessInstance.id,
-            HumanTaskOwner.human_task_id == HumanTask.id,
-            HumanTaskOwner.user_id == user.id,
-        ),
-    )
-
-
-def visible_cases(user: User) -> Any:
-    """A WHERE clause over ProcessInstance joined with CaseRecord: the cases ``user`` may see."""
-    if ALL_CASES_ROLES & user.role_keys:
-        return True
-    clauses = [_involved(user)]
-    if SITE_ROLES & user.role_keys:
-        clauses.append(CaseRecord.site == user.site if user.site else True)
-    return or_(*clauses)
-
-
-def check_may_see(session: Session, user: User, instance_id: int) -> ProcessInstance:
-    instance = session.get(ProcessInstance, instance_id)
-    if instance is None:
-        raise NotFound(f"no case {instance_id}")
-    if ALL_CASES_ROLES & user.role_keys:
-        return instance
-    seen = session.execute(
-        select(ProcessInstance.id)
-        .outerjoin(CaseRecord, CaseRecord.instance_id == ProcessInstance.id)
-        .where(ProcessInstance.id == instance_id, visible_cases(user))
-    ).first()
-    if seen is None:
-        raise NotAuthorized(f"{user.username} may not see case {instance_id}")
-    return instance
+# -- personal data -----------------------------------------------------------------------
 
 
 def sees_personal_data(user: User, personal_roles: tuple[str, ...]) -> bool:
@@ -249,6 +65,11 @@ def mask(value: Any, fields: frozenset[str]) -> Any:
 
 
 def save_draft(session: Session, task_id: int, user: User, data: dict[str, Any], now: datetime) -> None:
+    """Keep what ``user`` typed; only someone who may complete the task may keep a draft of it."""
+    row = session.get(HumanTask, task_id)
+    if row is None:
+        raise NotFound(f"no task {task_id}")
+    check_may_work(row, user)
     draft = session.get(TaskDraft, {"human_task_id": task_id, "user_id": user.id})
     if draft is None:
         session.add(TaskDraft(human_task_id=task_id, user_id=user.id, data=data, saved_at=now))
@@ -440,8 +261,10 @@ def history(session: Session, instance_id: int) -> list[HistoryEntry]:
 # -- housekeeping ------------------------------------------------------------------------------
 
 
-def housekeeping(session: Session, now: datetime, login_window: timedelta) -> dict[str, int]:
-    """Delete what no one can use any more: drafts of closed tasks, expired tokens, old failures.
+def housekeeping(
+    session: Session, now: datetime, login_window: timedelta, session_idle: timedelta = timedelta(hours=8)
+) -> dict[str, int]:
+    """Delete what no one can use any more: drafts of closed tasks, expired tokens and sessions.
 
     Runs hourly in the scheduler, so a completion through the API need not spend a
     statement on drafts that usually do not exist.
@@ -450,7 +273,14 @@ def housekeeping(session: Session, now: datetime, login_window: timedelta) -> di
     drafts = session.execute(delete(TaskDraft).where(TaskDraft.human_task_id.in_(closed)))
     tokens = session.execute(delete(ApiToken).where((ApiToken.expires_at < now) | ApiToken.revoked.is_(True)))
     failures = session.execute(delete(LoginFailure).where(LoginFailure.at < now - login_window))
-    return {"drafts": drafts.rowcount, "tokens": tokens.rowcount, "login_failures": failures.rowcount}
+    session.execute(delete(LoginThrottle).where(LoginThrottle.window_start < now - login_window))
+    sessions = session.execute(delete(WebSession).where(WebSession.seen_at < now - session_idle))
+    return {
+        "drafts": drafts.rowcount,
+        "tokens": tokens.rowcount,
+        "login_failures": failures.rowcount,
+        "sessions": sessions.rowcount,
+    }
 
 
 # -- case lists ----------------------------------------------------------------------------------
@@ -495,11 +325,7 @@ def search_cases(
     visible = visible_cases(user)
     if visible is not True:
         where.append(visible)
-    needs_case = (
-        any(value for value, _column in case_terms)
-        or bool(filters.text)
-        or (visible is not True and bool(SITE_ROLES & user.role_keys))
-    )
+    needs_case = any(value for value, _column in case_terms) or bool(filters.text) or needs_case_join(user)
     ids_query = select(ProcessInstance.id)
     if needs_case:
         ids_query = ids_query.outerjoin(CaseRecord, CaseRecord.instance_id == ProcessInstance.id)

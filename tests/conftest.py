@@ -18,6 +18,7 @@ from engine.deploy import SourceFile
 from engine.identity import ensure_builtin_roles, hash_password
 from engine.migrate import upgrade
 from engine.models import User
+from engine.policy import SITE_HELD_ROLES
 from engine.registry import load_registry
 from engine.runtime import ProcessEngine
 from tests.scenario import library  # noqa: F401 - a fixture for every scenario module
@@ -144,8 +145,10 @@ def password_hash() -> str:
     return _PASSWORD_HASH
 
 
-def make_user(session: Session, username: str, *roles: str, agent_code: str | None = None) -> User:
-    """Insert a user cheaply (one argon2 hash per test run)."""
+def make_user(
+    session: Session, username: str, *roles: str, agent_code: str | None = None, site: str | None = None
+) -> User:
+    """Insert a user cheaply (one argon2 hash per test run); site-held roles default to Bandung."""
     all_roles = ensure_builtin_roles(session)
     user = User(
         username=username,
@@ -156,6 +159,7 @@ def make_user(session: Session, username: str, *roles: str, agent_code: str | No
         active=True,
         created_at=ManualClock().now(),
         roles=[all_roles[r] for r in roles],
+        site=site or ("Bandung" if SITE_HELD_ROLES & set(roles) else None),
     )
     session.add(user)
     session.flush()

@@ -48,13 +48,21 @@ def test_cli_journey(mutu, tmp_path):
     assert boot["admin_created"] is True and len(boot["admin_password"]) >= 12
     assert as_json(mutu("db", "upgrade", "--json"))["admin_created"] is False  # idempotent
     mutu("users", "add", "qc", "--role", "quality_control", "--agent-code", "2001", "--password", "pw-qc-123")
+    mutu(
+        "users", "add", "qc.bogor", "--role", "quality_control", "--site", "Bogor", "--password", "pw-qc-456"
+    )
     mutu("users", "add", "qmr", "--role", "qmr", "--agent-code", "3001", "--password", "pw-qmr-123")
 
     deployed = as_json(mutu("deploy", str(DATA / "bpmn"), "--json"))
     assert sorted(v["process"] for v in deployed["created"]) == ["review", "verification"]
     assert as_json(mutu("deploy", str(DATA / "bpmn"), "--json"))["created"] == []
 
-    data = json.dumps({"description": "Wrong tariff", "severity_hint": "major", "site": "Bandung"})
+    data = json.dumps({"description": "Wrong tariff", "severity_hint": "major", "site": "Bogor"})
+    # The confidentiality gate (manual 8.5.3) holds on the command line as on the web.
+    gated = mutu("tasks", "--as", "qmr", "--json", ok=False)
+    assert gated.returncode == 1 and as_json(gated)["error"] == "statement_not_accepted"
+    for who in ("qc", "qc.bogor", "qmr"):
+        assert as_json(mutu("statement", "--as", who, "--accept", "--json"))["accepted"] is True
     started = as_json(mutu("start", "review", "--as", "qc", "--json"))
     inst = started["instance_id"]
     tasks = as_json(mutu("tasks", "--as", "qc", "--instance", str(inst), "--json"))
@@ -68,6 +76,9 @@ def test_cli_journey(mutu, tmp_path):
     notjson = mutu("complete", task_id, "--as", "qc", "--data", "{nope", ok=False)
     assert notjson.returncode == 1 and notjson.stderr.startswith("error: --data is not JSON")
 
+    forged = mutu("complete", task_id, "--as", "qc", "--data", '{"completed_by": {}}', "--json", ok=False)
+    assert as_json(forged)["errors"] == {"completed_by": ["is not a field of this form"]}
+
     mutu("claim", task_id, "--as", "qc")
     done = as_json(mutu("complete", task_id, "--as", "qc", "--data", data, "--json"))
     assert done["status"] == "running" and done["new_tasks"][0]["bpmn_id"] == "triage"
@@ -75,7 +86,7 @@ def test_cli_journey(mutu, tmp_path):
     twice = mutu("complete", task_id, "--as", "qc", "--data", data, "--json", ok=False)
     assert twice.returncode == 1 and as_json(twice)["error"] == "conflict"
 
-    shown = as_json(mutu("instance", "show", str(inst), "--json"))
+    shown = as_json(mutu("instance", "show", str(inst), "--as", "qmr", "--json"))
     assert shown["status"] == "running" and shown["case"]["severity"] == "major"
     assert [t["bpmn_id"] for t in shown["open_tasks"]] == ["triage"]
 
@@ -93,6 +104,11 @@ def test_cli_errors_are_one_line(mutu, tmp_path):
         "error: deploy refused, 1 problem(s): bad.bpmn: not well-formed XML: "
         "Couldn't find end of Start Tag not-closed (line 1)"
     ]
+    gated = mutu("start", "nothing", "--as", "admin", ok=False)
+    assert gated.stderr.strip() == (
+        "error: admin has not accepted the confidentiality statement (version 2026-1)"
+    )
+    mutu("statement", "--as", "admin", "--accept")
     missing = mutu("start", "nothing", "--as", "admin", ok=False)
     assert missing.stderr.strip() == "error: no process 'nothing' is deployed"
     nobody = mutu("tasks", "--as", "ghost", ok=False)

@@ -220,3 +220,63 @@ def test_unknown_service_operator_is_refused(session, engine):
     assert len(problems) == 1 and problems[0].startswith(
         "mini.bpmn [lookup]: no service operator 'send_sms' (known: supplier_"
     )
+
+
+OWNED_FORM = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="o_defs" targetNamespace="http://mutu.example/bpmn">
+  <bpmn:process id="scripted" name="Owned names" isExecutable="true">
+    <bpmn:startEvent id="o_start"><bpmn:outgoing>o1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:scriptTask id="o_calc" name="Calculate"><bpmn:incoming>o1</bpmn:incoming><bpmn:outgoing>o2</bpmn:outgoing>
+      <bpmn:script>{script}</bpmn:script></bpmn:scriptTask>
+    <bpmn:userTask id="fill" name="Fill in">
+      <bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="formJsonSchemaFilename" value="fill.json" /></spiffworkflow:properties></bpmn:extensionElements>
+      <bpmn:incoming>o2</bpmn:incoming><bpmn:outgoing>o3</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="o_end"><bpmn:incoming>o3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="o1" sourceRef="o_start" targetRef="o_calc" />
+    <bpmn:sequenceFlow id="o2" sourceRef="o_calc" targetRef="fill" />
+    <bpmn:sequenceFlow id="o3" sourceRef="fill" targetRef="o_end" />
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+@pytest.mark.parametrize(
+    "field, script, reason",
+    [
+        ("completed_by", "total = 1", "'completed_by', but the engine writes it"),
+        ("lane_owners", "total = 1", "'lane_owners', but the engine writes it"),
+        ("case_number", "total = 1", "'case_number', but the engine writes it"),
+        ("total", "total = 1", "'total', but o_calc sets it"),
+    ],
+)
+def test_a_form_declaring_a_name_the_engine_or_diagram_writes_is_refused(session, field, script, reason):
+    from engine.registry import ProcessGlue, Registry
+    from engine.runtime import ProcessEngine
+
+    form = {"type": "object", "properties": {field: {"type": "string"}, "note": {"type": "string"}}}
+    registry = Registry()
+    registry.add(ProcessGlue(key="scripted", forms={"fill.json": form}))
+    engine = ProcessEngine(registry)
+    bundle = SourceFile("owned.bpmn", OWNED_FORM.format(script=script).encode())
+    with pytest.raises(DeployError) as info:
+        engine.deploy(session, [bundle])
+    assert [p.element for p in info.value.problems] == ["fill"]
+    assert reason in str(info.value) and "rename the field" in str(info.value)
+
+
+def test_a_script_setting_what_only_the_engine_writes_is_refused(session, engine):
+    bundle = SourceFile("owned.bpmn", OWNED_FORM.format(script="completed_by = {}").encode())
+    with pytest.raises(DeployError, match="script sets 'completed_by', which only the engine writes"):
+        engine.deploy(session, [bundle])
+
+
+def test_glue_may_not_map_the_case_number(session):
+    from engine.registry import ProcessGlue, Registry
+    from engine.runtime import ProcessEngine
+
+    registry = Registry()
+    form = {"type": "object", "properties": {"note": {"type": "string"}}}
+    registry.add(ProcessGlue(key="scripted", forms={"fill.json": form}, case_fields={"number": "note"}))
+    bundle = SourceFile("owned.bpmn", OWNED_FORM.format(script="total = 1").encode())
+    with pytest.raises(DeployError, match="may not map 'number'"):
+        ProcessEngine(registry).deploy(session, [bundle])

@@ -126,7 +126,7 @@ def test_returned_plan_reminder_overdue_and_reopening(session, nc, people):
     assert case.case().fields.get("reopen_count") == 0
     case.wait(timedelta(days=1))  # overdue: taken away and escalated to the QMR
     assert case.open() == ["nc_followup"]
-    case.do("nc_followup", people.qmr, {"due_days": 3, "followup_note": "Selesaikan dalam 3 hari"})
+    case.do("nc_followup", people.qmr, {"new_due_days": 3, "followup_note": "Selesaikan dalam 3 hari"})
     assert case.open() == ["nc_implement"]
     case.do("nc_implement", people.tl, {"implementation_report": "Pelatihan ulang dilakukan"})
     case.wait(timedelta(days=30, minutes=1))
@@ -157,7 +157,7 @@ def test_director_decides_when_the_qmr_does_not_follow_up(session, nc, people):
     assert case.open() == ["nc_director"]
     director = task_by_bpmn(session, case.instance.id, "nc_director")
     assert director.role_key == "director"
-    case.do("nc_director", people.director, {"due_days": 2, "director_instruction": "Selesaikan segera"})
+    case.do("nc_director", people.director, {"new_due_days": 2, "director_instruction": "Selesaikan segera"})
     case.do("nc_implement", people.tl, {"implementation_report": "Selesai sesuai instruksi direktur"})
     case.wait(timedelta(days=14, minutes=1))  # critical: verification after 14 days
     case.do("nc_verify", people.qc, {"effective": True, "verification_note": "Efektif"})

@@ -11,7 +11,7 @@ from tests.helpers import open_tasks
 from tests.scenario import Case, assert_full_coverage
 
 PLAN = {
-    "site": "Semarang",
+    "site": "Bandung",
     "service": "147",
     "period": "2026-01",
     "pass_mark": 80,
@@ -103,8 +103,8 @@ def test_each_failed_check_raises_a_nonconformity_with_agent_and_evidence(sessio
     case.checks(tapping=62, mystery=90, behaviour=70)  # tapping of 1001 and Propper behaviour of 1002 fail
     raised = nonconformities(session)
     assert [(c.agent_code, c.fields["source"], c.site, c.status) for c in raised] == [
-        ("1001", "tapping", "Semarang", "Triase"),
-        ("1002", "propper_test", "Semarang", "Triase"),
+        ("1001", "tapping", "Bandung", "Triase"),
+        ("1002", "propper_test", "Bandung", "Triase"),
     ]
     assert [c.number for c in raised] == ["NC-2026-0001", "NC-2026-0002"]
     first = session.get(ProcessInstance, raised[0].instance_id)

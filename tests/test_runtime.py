@@ -40,7 +40,7 @@ def test_happy_path_through_gateway_split_call_activity_and_dmn(session, engine,
     assert case.severity == "major" and case.site == "Bandung" and case.agent_code == "1001"
     assert case.number.startswith("RV-2026-")
 
-    engine.complete(session, triage.id, people.qmr, {"valid": True})
+    engine.complete(session, triage.id, people.qmr, {"valid": True, "agent_named": "1001"})
     assert_inbox_matches(session, engine, inst)
     names = sorted(t.bpmn_id for t in open_tasks(session, inst.id))
     assert names == ["acknowledge", "contain"]  # parallel split
@@ -138,7 +138,7 @@ def test_lane_owners_name_users_for_a_lane(session, engine, deployed, people, na
     inst = start_review(session, engine, people)
     engine.complete(session, task_by_bpmn(session, inst.id, "raise").id, people.qc, RAISE)
     triage = task_by_bpmn(session, inst.id, "triage")
-    engine.complete(session, triage.id, people.qmr, {"valid": True, "lane_owners": {"Agent": [named_as]}})
+    engine.complete(session, triage.id, people.qmr, {"valid": True, "agent_named": named_as})
     ack = task_by_bpmn(session, inst.id, "acknowledge")
     assert [o.user_id for o in ack.owners] == [people.agent2.id]  # by username or login code (8.5.2)
     with pytest.raises(NotAuthorized):

@@ -14,13 +14,18 @@ from engine.timers import due_timer_ids, fire_due_timers
 from tests.conftest import make_people, review_files
 from tests.helpers import assert_inbox_matches, open_tasks, task_by_bpmn
 
-RAISE = {"description": "Wrong tariff given", "severity_hint": "minor", "site": "Malang"}
+RAISE = {"description": "Wrong tariff given", "severity_hint": "minor", "site": "Bandung"}
 
 
 def run_to_act(session, engine, people):
     inst = engine.start(session, "review", people.qc).instance
     engine.complete(session, task_by_bpmn(session, inst.id, "raise").id, people.qc, RAISE)
-    engine.complete(session, task_by_bpmn(session, inst.id, "triage").id, people.qmr, {"valid": True})
+    engine.complete(
+        session,
+        task_by_bpmn(session, inst.id, "triage").id,
+        people.qmr,
+        {"valid": True, "agent_named": "agent"},
+    )
     engine.complete(session, task_by_bpmn(session, inst.id, "contain").id, people.tl, {})
     engine.complete(session, task_by_bpmn(session, inst.id, "acknowledge").id, people.agent, {})
     return inst

@@ -325,6 +325,7 @@ def test_inbox_filters_search_sort_and_pages(web):  # type: ignore[no-untyped-de
     words = qmr.get("/inbox?scope=roles&q=tarif+yang+salah&sort=-age").get_data(as_text=True)
     assert "27 tugas" in words
     web.clock.advance(timedelta(days=3))
+    qmr = web.client("qmr")  # three idle days ended the session on the server
     overdue = qmr.get("/inbox?scope=roles&due=overdue").get_data(as_text=True)
     assert "27 tugas" in overdue and 'class="due overdue"' in overdue
     assert "0 tugas" in qmr.get("/inbox?scope=roles&process=supplier_procurement").get_data(as_text=True)
@@ -509,11 +510,16 @@ def test_managers_suspend_resume_and_cancel_a_case_from_its_page(web):  # type: 
     assert qmr.post(f"/cases/{instance_id}/manage", {"action": "resume"}).status_code == 302
     assert qmr.post(f"/cases/{instance_id}/manage", {"action": "cancel", "reason": " "}).status_code == 302
     assert "badge status-running" in qmr.get(f"/cases/{instance_id}").get_data(as_text=True)
-    # The one who raised it may withdraw it, with a reason that the history keeps.
+    # The one who raised it cannot make it disappear; the QMR cancels, with a reason the history keeps.
+    refused = qc.post(f"/cases/{instance_id}/manage", {"action": "cancel", "reason": "Laporan ganda"})
+    assert refused.status_code == 403 and "Kelola kasus" not in qc.get(f"/cases/{instance_id}").get_data(
+        as_text=True
+    )
     assert (
-        qc.post(f"/cases/{instance_id}/manage", {"action": "cancel", "reason": "Laporan ganda"}).status_code
+        qmr.post(f"/cases/{instance_id}/manage", {"action": "cancel", "reason": "Laporan ganda"}).status_code
         == 302
     )
-    page = qc.get(f"/cases/{instance_id}").get_data(as_text=True)
-    assert "dibatalkan" in page and "Laporan ganda" in page and "Kelola kasus" not in page
+    page = qmr.get(f"/cases/{instance_id}").get_data(as_text=True)
+    assert "dibatalkan" in page and "Laporan ganda" in page and 'value="cancel"' not in page
+    assert "Laporan ganda" in qc.get(f"/cases/{instance_id}").get_data(as_text=True)
     assert qmr.post(f"/cases/{instance_id}/manage", {"action": "explode"}).status_code == 400

@@ -98,12 +98,13 @@ def web(committed_db, tmp_path: Path) -> WebEnv:  # type: ignore[no-untyped-def]
         secret_key="test-secret",
         upload_dir=tmp_path / "uploads",
         max_evidence_bytes=64 * 1024,
+        secure_cookies=False,
     )
     engine = ProcessEngine(load_registry(ROOT / "workflows"), clock, script_timeout=1.0)
     runtime = Runtime(settings, committed_db.engine, committed_db.sessions, engine)
     with session_scope(runtime.sessions) as session:
         make_people(session)
-        make_user(session, "teamlead.bogor", "team_leader", agent_code="4002").site = "Bogor"
+        make_user(session, "teamlead.bogor", "team_leader", agent_code="4002", site="Bogor")
         engine.deploy(session, read_sources([ROOT / "bpmn"], 5_000_000))
     app = create_app(runtime=runtime)
     app.config.update(TESTING=True)

@@ -15,12 +15,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from engine import signin
 from engine.context import Runtime, build_runtime
 from engine.errors import MutuError
 from engine.models import User
 from engine.settings import Settings
 
-from . import core
+from . import core, guards
 
 HERE = Path(__file__).resolve().parent
 # Pages that work before sign-in or before the confidentiality statement is accepted.
@@ -48,12 +49,16 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=rt.settings.session_minutes),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=rt.settings.secure_cookies,
+        REMEMBER_COOKIE_SECURE=rt.settings.secure_cookies,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         BABEL_DEFAULT_LOCALE="id",
         BABEL_DEFAULT_TIMEZONE=rt.settings.time_zone,
         BABEL_TRANSLATION_DIRECTORIES=str(HERE / "translations"),
     )
     app.extensions["mutu"] = rt
+    app.json = guards.StrictJSONProvider(app)
+    app.url_map.converters["int"] = guards.RowIdConverter  # before any route is added
     Babel(app, locale_selector=_locale)
     csrf = CSRFProtect(app)
 
@@ -62,10 +67,19 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     login.login_message = None
     login.session_protection = "basic"
 
+    idle = timedelta(minutes=rt.settings.session_minutes)
+
     @login.user_loader
     def load_user(user_id: str) -> User | None:
-        user = core.db().get(User, int(user_id))
-        return user if user is not None and user.active else None
+        """The user of a live server-side session: signing out or idling past the limit ends it."""
+        token = session.get(auth.SESSION_KEY)
+        if not isinstance(token, str) or not user_id.isascii() or not user_id.isdigit():
+            return None
+        db = core.db()
+        user = signin.web_session_user(db, token, int(user_id), core.now(), idle)
+        if db.dirty or db.deleted:
+            db.commit()  # the session's last-seen time (or its end), before the view does anything
+        return user
 
     from . import api, auth, cases, tasks
 
@@ -75,6 +89,8 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer tokens only: no cookie, so no cross-site request to forge
     app.teardown_appcontext(core.close_db)
+
+    app.before_request(guards.refuse_nul)
 
     @app.before_request
     def gate():  # type: ignore[no-untyped-def]
@@ -97,7 +113,10 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if request.endpoint != "static":
-            response.headers.setdefault("Cache-Control", "no-store")
+            response.headers["Cache-Control"] = "no-store"  # evidence downloads too
+        if rt.settings.secure_cookies:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        response.headers.pop("Server", None)
         return response
 
     @app.context_processor

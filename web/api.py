@@ -7,15 +7,16 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request, url_for
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
-from engine import inbox, workspace
+from engine import inbox, policy, signin, workspace
 from engine.errors import MutuError, ValidationFailed
 from engine.models import CaseRecord, HumanTask, ProcessInstance
-from engine.workspace import BadCredentials, LoginThrottled
+from engine.policy import STATEMENT, STATEMENT_VERSION
+from engine.signin import BadCredentials, LoginThrottled
 
-from .auth import STATEMENT, STATEMENT_VERSION
 from .cases import _process_keys, masked_fields
-from .core import db, engine, now, runtime, task_label
+from .core import MAX_PAGE, db, engine, now, runtime, task_label
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -31,7 +32,14 @@ class ApiError(MutuError):
 
 
 def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+    if not request.is_json:
+        raise ApiError(400, "bad_request", "send the body as a JSON object (Content-Type: application/json)")
+    try:
+        body = request.get_json()
+    except HTTPException as exc:
+        # Flask hides the parser's reason outside debug mode; it is the useful part here.
+        reason = getattr(exc.__cause__, "description", None) or exc.description
+        raise ApiError(400, "bad_request", f"the request body is not valid JSON: {reason}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "bad_request", "the request body must be a JSON object")
     return body
@@ -48,9 +56,7 @@ def authenticate():  # type: ignore[no-untyped-def]
     if request.endpoint in OPEN:
         return None
     token = _bearer()
-    user, accepted = (
-        workspace.user_for_token(db(), token, now(), STATEMENT_VERSION) if token else (None, False)
-    )
+    user, accepted = signin.user_for_token(db(), token, now(), STATEMENT_VERSION) if token else (None, False)
     if user is None:
         raise ApiError(401, "unauthenticated", "send 'Authorization: Bearer <token>' from POST /api/v1/token")
     g._login_user = user  # what Flask-Login's current_user returns; never the session cookie here
@@ -77,27 +83,31 @@ def failed(exc: MutuError):  # type: ignore[no-untyped-def]
 def token():  # type: ignore[no-untyped-def]
     body = _body()
     settings = runtime().settings
+    username, password = body.get("username", ""), body.get("password", "")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise ApiError(400, "bad_request", "username and password must be strings")
     try:
-        user = workspace.sign_in(
+        user = signin.sign_in(
             db(),
-            str(body.get("username", "")),
-            str(body.get("password", "")),
+            username,
+            password,
             now(),
             remote_addr=request.remote_addr,
             max_failures=settings.login_max_failures,
+            max_failures_per_address=settings.login_max_failures_per_address,
             window=timedelta(minutes=settings.login_lockout_minutes),
         )
     except (BadCredentials, LoginThrottled):
         db().commit()
         raise
-    value, expires = workspace.issue_token(db(), user, now(), timedelta(hours=settings.token_hours))
+    value, expires = signin.issue_token(db(), user, now(), timedelta(hours=settings.token_hours))
     db().commit()
     return jsonify(token=value, token_type="Bearer", expires_at=expires.isoformat()), 201
 
 
 @bp.delete("/token")
 def revoke():  # type: ignore[no-untyped-def]
-    workspace.revoke_token(db(), _bearer() or "")
+    signin.revoke_token(db(), _bearer() or "")
     db().commit()
     return "", 204
 
@@ -107,7 +117,7 @@ def statement():  # type: ignore[no-untyped-def]
     return jsonify(
         version=STATEMENT_VERSION,
         text=STATEMENT,
-        accepted=workspace.has_accepted(db(), current_user, STATEMENT_VERSION),
+        accepted=policy.has_accepted(db(), current_user, STATEMENT_VERSION),
     )
 
 
@@ -117,9 +127,9 @@ def confidentiality():  # type: ignore[no-untyped-def]
     if body.get("accept") is not True or body.get("version") != STATEMENT_VERSION:
         raise ApiError(400, "bad_request", f'send {{"accept": true, "version": "{STATEMENT_VERSION}"}}')
     language = body.get("language", "id")
-    if language not in STATEMENT:
+    if not isinstance(language, str) or language not in STATEMENT:
         raise ApiError(400, "bad_request", "language must be id or en")
-    workspace.accept_statement(
+    signin.accept_statement(
         db(), current_user, STATEMENT_VERSION, STATEMENT[language], now(), request.remote_addr
     )
     db().commit()
@@ -165,10 +175,13 @@ def start(process_key: str):  # type: ignore[no-untyped-def]
 
 
 def _page_args() -> tuple[int, int]:
-    page = request.args.get("page", 1, type=int) or 1
-    per_page = request.args.get("per_page", 25, type=int) or 25
-    if page < 1 or not (1 <= per_page <= MAX_PER_PAGE):
-        raise ApiError(400, "bad_request", f"page must be >= 1 and per_page between 1 and {MAX_PER_PAGE}")
+    raw_page, raw_per = request.args.get("page", "1"), request.args.get("per_page", "25")
+    ok = all(v.isascii() and v.isdigit() and len(v) <= 6 for v in (raw_page, raw_per))
+    page, per_page = (int(raw_page), int(raw_per)) if ok else (0, 0)
+    if not (1 <= page <= MAX_PAGE) or not (1 <= per_page <= MAX_PER_PAGE):
+        raise ApiError(
+            400, "bad_request", f"page must be 1 to {MAX_PAGE} and per_page between 1 and {MAX_PER_PAGE}"
+        )
     return page, per_page
 
 
@@ -213,7 +226,7 @@ def tasks():  # type: ignore[no-untyped-def]
 
 @bp.get("/tasks/<int:task_id>")
 def task(task_id: int):  # type: ignore[no-untyped-def]
-    row = inbox.get_task_for(db(), task_id, current_user)
+    row = policy.get_task_for(db(), task_id, current_user)
     instance = db().get(ProcessInstance, row.instance_id)
     assert instance is not None
     schema = engine().form_schema(db(), instance.process_version, row.form_ref) if row.form_ref else None
@@ -221,7 +234,7 @@ def task(task_id: int):  # type: ignore[no-untyped-def]
 
 
 def _task_op(op: str, task_id: int):  # type: ignore[no-untyped-def]
-    inbox.get_task_for(db(), task_id, current_user)
+    policy.get_task_for(db(), task_id, current_user)
     row = getattr(engine(), op)(db(), task_id, current_user)
     db().commit()
     return jsonify(_task_json(row))
@@ -297,7 +310,7 @@ def cases():  # type: ignore[no-untyped-def]
 
 @bp.get("/cases/<int:instance_id>")
 def case(instance_id: int):  # type: ignore[no-untyped-def]
-    instance = workspace.check_may_see(db(), current_user, instance_id)
+    instance = policy.check_may_see(db(), current_user, instance_id)
     view = inbox.instance_view(db(), instance.id)
     out = _case_json(instance, view.case)
     out["open_tasks"] = [_task_json(t) for t in view.open_tasks]
@@ -307,7 +320,7 @@ def case(instance_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/cases/<int:instance_id>/history")
 def history(instance_id: int):  # type: ignore[no-untyped-def]
-    instance = workspace.check_may_see(db(), current_user, instance_id)
+    instance = policy.check_may_see(db(), current_user, instance_id)
     hidden = masked_fields(instance.process_key)
     return jsonify(
         items=[

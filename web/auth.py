@@ -9,30 +9,16 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from engine import signin
 from engine.models import User
-from engine.workspace import BadCredentials, LoginThrottled, accept_statement, has_accepted, sign_in
+from engine.policy import STATEMENT, STATEMENT_VERSION, has_accepted
+from engine.signin import BadCredentials, LoginThrottled, accept_statement, sign_in
 
-from .core import LANGUAGES, db, lang, now, runtime
+from .core import LANGUAGES, db, lang, now, runtime, safe_path
+
+SESSION_KEY = "sid"  # the cookie's handle on its server-side session row
 
 bp = Blueprint("auth", __name__)
-
-# A new text gets a new version, so everyone accepts it again.
-STATEMENT_VERSION = "2026-1"
-STATEMENT = {
-    "id": (
-        "Saya memahami bahwa data pelanggan, rekaman panggilan, hasil evaluasi agen dan catatan mutu "
-        "yang saya lihat di Mutu bersifat rahasia. Saya hanya akan menggunakannya untuk pekerjaan "
-        "mutu yang ditugaskan kepada saya, tidak akan menyalin, membagikan atau membawanya keluar "
-        "dari sistem, dan akan segera melaporkan kepada QMR bila mengetahui kebocoran data "
-        "(Manual Mutu 8.5.3)."
-    ),
-    "en": (
-        "I understand that the customer data, call recordings, agent evaluations and quality "
-        "records I see in Mutu are confidential. I will use them only for the quality work assigned "
-        "to me, will not copy, share or take them out of the system, and will report any data leak "
-        "to the QMR at once (Quality Manual 8.5.3)."
-    ),
-}
 
 
 def statement_accepted() -> bool:
@@ -47,12 +33,7 @@ def statement_accepted() -> bool:
 
 def _safe_next(target: str | None) -> str:
     """Only a path on this site, so a crafted link cannot send a user elsewhere after sign-in."""
-    if not target:
-        return url_for("tasks.inbox")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("tasks.inbox")
-    return target
+    return safe_path(target, url_for("tasks.inbox"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -71,6 +52,7 @@ def login():  # type: ignore[no-untyped-def]
                 now(),
                 remote_addr=request.remote_addr,
                 max_failures=settings.login_max_failures,
+                max_failures_per_address=settings.login_max_failures_per_address,
                 window=timedelta(minutes=settings.login_lockout_minutes),
             )
         except LoginThrottled as exc:
@@ -80,9 +62,11 @@ def login():  # type: ignore[no-untyped-def]
             db().commit()
             error, status = _("Unknown username or wrong password."), 401
         else:
+            token = signin.open_web_session(db(), user, now())
             db().commit()
             session.clear()
             session.permanent = True
+            session[SESSION_KEY] = token
             login_user(user)
             if user.language:
                 session["lang"] = user.language
@@ -93,6 +77,9 @@ def login():  # type: ignore[no-untyped-def]
 @bp.post("/logout")
 @login_required
 def logout():  # type: ignore[no-untyped-def]
+    """End the session on the server too: a copy of the cookie is worth nothing afterwards."""
+    signin.close_web_session(db(), session.get(SESSION_KEY))
+    db().commit()
     logout_user()
     session.clear()
     flash(_("You have signed out."), "info")
@@ -128,5 +115,5 @@ def set_language():  # type: ignore[no-untyped-def]
             user.language = choice
             db().commit()
     return redirect(
-        _safe_next(request.form.get("next") or request.referrer and urlsplit(request.referrer).path)
+        _safe_next(request.form.get("next") or (request.referrer and urlsplit(request.referrer).path) or None)
     )

@@ -13,7 +13,7 @@ from lxml import etree
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from engine import inbox, workspace
+from engine import inbox, policy, workspace
 from engine.errors import MutuError, NotAuthorized, NotFound, ValidationFailed
 from engine.forms import validate as validate_form
 from engine.models import Attachment, CaseRecord, ProcessInstance, ProcessVersion
@@ -29,6 +29,7 @@ from .core import (
     glue,
     lang,
     now,
+    page_arg,
     page_count,
     parse_message,
     process_label,
@@ -39,7 +40,7 @@ from .core import (
 bp = Blueprint("cases", __name__)
 
 STATUSES = ("running", "completed", "incident", "suspended", "cancelled")
-SITES = ("Bogor", "Bandung", "Semarang", "Malang")
+SITES = policy.SITES
 PER_PAGE = 25
 
 
@@ -179,7 +180,7 @@ def case_context(instance: ProcessInstance) -> dict[str, Any]:
         "attachments": list(files.values()),
         "open_tasks": view.open_tasks,
         "incidents": [i for i in view.incidents if i.resolved_at is None],
-        "may_manage": may_manage(instance),
+        "may_manage": policy.may_manage(current_user),
     }
 
 
@@ -204,6 +205,7 @@ def _history_note(entry: workspace.HistoryEntry) -> str:
         "timer_fired": _("a timer fired"),
         "incident": _("an error stopped the case: %(msg)s", msg=entry.data.get("message", "")),
         "cancelled": _("cancelled the case"),
+        "rerouted": _("no user has the agent code named: the site's team leaders have the task"),
         "suspended": _("suspended the case"),
         "resumed": _("resumed the case"),
         "retried": _("retried the case"),
@@ -227,7 +229,7 @@ def case_list():  # type: ignore[no-untyped-def]
         "agent": (args.get("agent") or "").strip() or None,
         "q": (args.get("q") or "").strip() or None,
     }
-    page = max(args.get("page", 1, type=int) or 1, 1)
+    page = page_arg(args.get("page"))
     rows, total = workspace.search_cases(
         db(),
         current_user,
@@ -263,14 +265,14 @@ def _process_keys() -> list[tuple[str, str]]:
 
 @bp.get("/cases/<int:instance_id>")
 def case_page(instance_id: int):  # type: ignore[no-untyped-def]
-    instance = workspace.check_may_see(db(), current_user, instance_id)
+    instance = policy.check_may_see(db(), current_user, instance_id)
     return render_template("case.html", **case_context(instance))
 
 
 @bp.get("/cases/<int:instance_id>/diagram")
 def diagram(instance_id: int):  # type: ignore[no-untyped-def]
     """The BPMN XML of the case's version and which elements ran and wait, for bpmn-js."""
-    instance = workspace.check_may_see(db(), current_user, instance_id)
+    instance = policy.check_may_see(db(), current_user, instance_id)
     version = db().get(ProcessVersion, instance.process_version_id)
     assert version is not None
     xml = _diagram_xml(version)
@@ -303,17 +305,10 @@ def _diagram_xml(version: ProcessVersion) -> str:
     raise NotFound(f"no diagram for {version.process_key}")
 
 
-def may_manage(instance: ProcessInstance) -> bool:
-    """Who may retry, suspend, resume or cancel a case: admins, the QMR, whoever started it."""
-    return bool(
-        current_user.is_admin or "qmr" in current_user.role_keys or instance.started_by_id == current_user.id
-    )
-
-
 @bp.post("/cases/<int:instance_id>/manage")
 def manage(instance_id: int):  # type: ignore[no-untyped-def]
     """Retry an incident, suspend, resume or cancel: each one engine step, checked by the engine too."""
-    workspace.check_may_see(db(), current_user, instance_id)
+    policy.check_may_see(db(), current_user, instance_id)
     action = request.form.get("action", "")
     if action == "retry":
         result = engine().retry(db(), instance_id, current_user)
@@ -345,7 +340,7 @@ def manage(instance_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/cases/<int:instance_id>/comments")
 def comment(instance_id: int):  # type: ignore[no-untyped-def]
-    workspace.check_may_see(db(), current_user, instance_id)
+    policy.check_may_see(db(), current_user, instance_id)
     try:
         workspace.add_comment(db(), instance_id, current_user, request.form.get("body", ""), now())
     except MutuError as exc:
@@ -360,7 +355,7 @@ def comment(instance_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/cases/<int:instance_id>/files")
 def upload(instance_id: int):  # type: ignore[no-untyped-def]
-    instance = workspace.check_may_see(db(), current_user, instance_id)
+    instance = policy.check_may_see(db(), current_user, instance_id)
     stored = store_uploads(request.files.getlist("files"), instance.id)
     db().commit()
     flash(_("%(n)s file(s) added.", n=len(stored)), "info")
@@ -376,7 +371,7 @@ def download(attachment_id: int):  # type: ignore[no-untyped-def]
         if row.uploaded_by_id != current_user.id:
             raise NotAuthorized("this file is not attached to a case you can see")
     else:
-        workspace.check_may_see(db(), current_user, row.instance_id)
+        policy.check_may_see(db(), current_user, row.instance_id)
     path = workspace.attachment_path(runtime().settings.upload_dir, row)
     if not path.exists():
         abort(404, _("The file is missing from storage."))

@@ -7,6 +7,8 @@ one thing. Mutu keywords under ``x-mutu``: ``title_en``, ``help``/``help_en``, `
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,6 +154,9 @@ class ParseErrors(dict[str, list[str]]):
         self.kept_files: dict[str, list[str]] = {}
 
 
+_ROW_INDEX = re.compile(r"([0-9]{1,4})(?:\.|$)")
+
+
 def parse(
     schema: dict[str, Any], form: MultiDict[str, str], attachment_ids: dict[str, list[str]] | None = None
 ) -> tuple[dict[str, Any], ParseErrors]:
@@ -177,12 +182,13 @@ def _parse_object(
         key = f"{prefix}{name}"
         kind = _kind(spec)
         if kind == "rows":
+            head = PREFIX + key + "."
+            # ASCII digits only: "²".isdigit() is true, and int("²") raises.
             indexes = sorted(
                 {
-                    int(k[len(PREFIX + key) + 1 :].split(".", 1)[0])
+                    int(found.group(1))
                     for k in form
-                    if k.startswith(PREFIX + key + ".")
-                    and k[len(PREFIX + key) + 1 :].split(".", 1)[0].isdigit()
+                    if k.startswith(head) and (found := _ROW_INDEX.match(k[len(head) :]))
                 }
             )
             rows = []
@@ -225,6 +231,8 @@ def _parse_object(
         ):
             try:
                 number = float(raw.replace(",", "."))
+                if not math.isfinite(number):  # "nan", "inf", "1e999": no number a form can keep
+                    raise ValueError(raw)
                 if spec.get("type") == "integer" or kind == "integer":
                     if not number.is_integer():
                         raise ValueError(raw)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.policy import STATEMENT_VERSION
+
 ERROR = {"$ref": "#/components/schemas/Error"}
+# Every request refuses a NUL character (PostgreSQL text cannot hold one): say so for every string.
+TEXT: dict[str, Any] = {"type": "string", "pattern": "^[^\\u0000]*$"}
+MAX_PAGE = 100_000
+MAX_ID = 2**31 - 1
 
 
 def _resp(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -21,8 +27,8 @@ def _errors(*codes: int) -> dict[str, Any]:
         403: "not allowed, or the confidentiality statement is not accepted",
         404: "not found",
         409: "someone else claimed or completed it first, or the case is not running",
-        422: "form data broke the form's schema; `fields` lists every error",
-        429: "too many failed sign-ins",
+        422: "form data broke its form's schema or named a field the form lacks; `fields` lists each",
+        429: "too many failed sign-ins for this username or from this address",
     }
     return {str(c): _resp(words[c], ERROR) for c in codes}
 
@@ -43,16 +49,24 @@ def _q(name: str, schema: dict[str, Any], description: str = "") -> dict[str, An
 
 
 def _p(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+    """A row id: anything past the ids the database can hold is simply not found."""
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
 
 
 PAGING = [
-    _q("page", {"type": "integer", "minimum": 1, "default": 1}),
+    _q("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}),
     _q("per_page", {"type": "integer", "minimum": 1, "maximum": 200, "default": 25}),
 ]
 DATA_BODY = {
     "type": "object",
-    "properties": {"data": {"type": "object", "description": "the form's fields"}},
+    "properties": {
+        "data": {
+            "type": "object",
+            "description": "only the fields the form declares (its JSON Schema is `start_schema` of GET "
+            "/processes or `schema` of GET /tasks/{task_id}); any other field is a 422 naming it. "
+            "No NaN or Infinity, no NUL characters, at most 16 levels deep.",
+        }
+    },
     "required": ["data"],
 }
 OBJ = {"type": "object"}
@@ -141,10 +155,7 @@ def document() -> dict[str, Any]:
                                 "schema": {
                                     "type": "object",
                                     "required": ["username", "password"],
-                                    "properties": {
-                                        "username": {"type": "string"},
-                                        "password": {"type": "string"},
-                                    },
+                                    "properties": {"username": TEXT, "password": TEXT},
                                 }
                             }
                         },
@@ -177,7 +188,11 @@ def document() -> dict[str, Any]:
                     body={
                         "type": "object",
                         "required": ["accept", "version"],
-                        "properties": {"accept": {"const": True}, "version": {"type": "string"}},
+                        "properties": {
+                            "accept": {"const": True},
+                            "version": {"const": STATEMENT_VERSION},
+                            "language": {"enum": ["id", "en"], "default": "id"},
+                        },
                     },
                 ),
             },
@@ -199,9 +214,7 @@ def document() -> dict[str, Any]:
                         422,
                         body=DATA_BODY,
                     ),
-                    "parameters": [
-                        {"name": "process_key", "in": "path", "required": True, "schema": {"type": "string"}}
-                    ],
+                    "parameters": [{"name": "process_key", "in": "path", "required": True, "schema": TEXT}],
                 }
             },
             "/tasks": {
@@ -212,11 +225,11 @@ def document() -> dict[str, Any]:
                     403,
                     params=[
                         _q("scope", {"enum": ["mine", "roles", "all"], "default": "mine"}),
-                        _q("process", {"type": "string"}),
-                        _q("site", {"type": "string"}),
-                        _q("service", {"type": "string"}),
+                        _q("process", TEXT),
+                        _q("site", TEXT),
+                        _q("service", TEXT),
                         _q("due", {"enum": ["overdue", "today", "week", "none"]}),
-                        _q("q", {"type": "string"}, "case number or words of the summary or task name"),
+                        _q("q", TEXT, "case number or words of the summary or task name"),
                         _q("sort", {"enum": ["due", "-due", "age", "-age", "case", "process"]}),
                         *PAGING,
                     ],
@@ -260,13 +273,13 @@ def document() -> dict[str, Any]:
                     400,
                     403,
                     params=[
-                        _q("process", {"type": "string"}),
-                        _q("status", {"type": "string"}),
-                        _q("site", {"type": "string"}),
-                        _q("severity", {"type": "string"}),
-                        _q("agent_code", {"type": "string"}),
-                        _q("number", {"type": "string"}),
-                        _q("q", {"type": "string"}),
+                        _q("process", TEXT),
+                        _q("status", TEXT),
+                        _q("site", TEXT),
+                        _q("severity", TEXT),
+                        _q("agent_code", TEXT),
+                        _q("number", TEXT),
+                        _q("q", TEXT),
                         *PAGING,
                     ],
                 )

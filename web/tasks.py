@@ -9,15 +9,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from engine import inbox, workspace
+from engine import inbox, policy, workspace
 from engine.errors import NotFound, ValidationFailed
 from engine.identity import get_user
 from engine.models import HumanTask, ProcessInstance, User
-from engine.runtime import ASSIGNER_ROLES, may_act
 
 from . import formkit
 from .cases import SITES, _process_keys, case_context, masked_fields, read_form
-from .core import back_to, db, engine, field_message, lang, now, page_count, runtime, task_label
+from .core import back_to, db, engine, field_message, lang, now, page_arg, page_count, runtime, task_label
 
 bp = Blueprint("tasks", __name__)
 
@@ -50,7 +49,7 @@ def inbox_page():  # type: ignore[no-untyped-def]
         text=(args.get("q") or "").strip() or None,
         sort=args.get("sort") if args.get("sort") in inbox.SORTS else "due",
     )
-    page = max(args.get("page", 1, type=int) or 1, 1)
+    page = page_arg(args.get("page"))
     try:
         rows, total = inbox.search_tasks(
             db(), current_user, scope, filters, now(), runtime().settings.zone, page=page, per_page=PER_PAGE
@@ -59,7 +58,8 @@ def inbox_page():  # type: ignore[no-untyped-def]
         flash(str(exc), "error")
         rows, total = [], 0
     assignees: list[User] = []
-    if ASSIGNER_ROLES & current_user.role_keys:
+    can_assign = bool(policy.ASSIGNER_ROLES & current_user.role_keys)
+    if can_assign:
         assignees = list(
             db().execute(select(User).where(User.active.is_(True)).order_by(User.username)).unique().scalars()
         )
@@ -75,7 +75,7 @@ def inbox_page():  # type: ignore[no-untyped-def]
         sites=SITES,
         services=SERVICES,
         assignees=assignees,
-        can_assign=bool(ASSIGNER_ROLES & current_user.role_keys),
+        can_assign=can_assign,
     )
 
 
@@ -120,7 +120,7 @@ def assign(task_id: int):  # type: ignore[no-untyped-def]
 
 def _open_task(task_id: int) -> tuple[HumanTask, ProcessInstance]:
     """The task if this user may see it; a finished one is a 409 naming who finished it."""
-    row = inbox.get_task_for(db(), task_id, current_user)
+    row = policy.get_task_for(db(), task_id, current_user)
     instance = db().get(ProcessInstance, row.instance_id)
     assert instance is not None
     return row, instance
@@ -149,6 +149,7 @@ def task_page(task_id: int):  # type: ignore[no-untyped-def]
     status = 200
     draft = workspace.load_draft(db(), row.id, current_user)
     if request.method == "POST":
+        policy.check_may_work(row, current_user)  # reading a task is not writing to it
         action = request.form.get("action", "complete")
         values, errors = read_form(schema, request.form, request.files, instance.id)
         if action == "draft":
@@ -180,13 +181,13 @@ def task_page(task_id: int):  # type: ignore[no-untyped-def]
     elif draft is not None:
         values = draft.data
     assignee = db().get(User, row.assignee_id) if row.assignee_id else None
-    can_assign = bool(ASSIGNER_ROLES & current_user.role_keys)
+    can_assign = policy.may_oversee(row, current_user)
     candidates: list[User] = []
     if can_assign:
         users = (
             db().execute(select(User).where(User.active.is_(True)).order_by(User.username)).unique().scalars()
         )
-        candidates = [u for u in users if may_act(row, u)]
+        candidates = [u for u in users if policy.may_act(row, u)]
     return render_template(
         "task.html",
         task=row,
@@ -197,7 +198,7 @@ def task_page(task_id: int):  # type: ignore[no-untyped-def]
         draft=draft,
         assignee=assignee,
         mine=row.assignee_id == current_user.id,
-        can_act=may_act(row, current_user) and row.assignee_id in (None, current_user.id),
+        can_act=policy.may_work(row, current_user),
         can_assign=can_assign,
         candidates=candidates,
         **case_context(instance),
