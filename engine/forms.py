@@ -92,6 +92,14 @@ def allow_listed(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
     return data
 
 
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def value_problems(data: Any) -> list[FieldError]:
     """What no field may hold: NaN or infinite numbers, NUL characters, nesting past MAX_DEPTH."""
     problems: list[FieldError] = []
@@ -103,8 +111,8 @@ def value_problems(data: Any) -> list[FieldError]:
             continue
         if isinstance(value, float) and not math.isfinite(value):
             problems.append(FieldError(path, "finite", None, "is not a finite number"))
-        elif isinstance(value, str) and "\x00" in value:
-            problems.append(FieldError(path, "nul", None, "contains a NUL character"))
+        elif isinstance(value, str) and ("\x00" in value or not _is_text(value)):
+            problems.append(FieldError(path, "nul", None, "contains a NUL character or a lone surrogate"))
         elif isinstance(value, dict):
             for key, inner in value.items():
                 if "\x00" in str(key):

@@ -81,6 +81,10 @@ class Settings:
         default=True,
         metadata={"doc": "send cookies only over HTTPS and ask browsers for HSTS (make run turns it off)"},
     )
+    proxy_hops: int = field(
+        default=0,
+        metadata={"doc": "reverse proxies in front whose X-Forwarded-For and -Proto to trust (0: none)"},
+    )
     script_memory_mb: int = field(
         default=256, metadata={"doc": "memory a script may allocate beyond what the process holds"}
     )

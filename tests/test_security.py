@@ -331,3 +331,103 @@ def test_the_reporter_cannot_cancel_before_triage(web):  # type: ignore[no-untyp
             s.execute(select(AuditEvent.kind).where(AuditEvent.instance_id == instance_id)).scalars().all()
         )
         assert "cancelled" not in kinds
+
+
+def test_lone_surrogates_and_huge_bodies_are_refused(web):  # type: ignore[no-untyped-def]
+    client = web.app.test_client()
+    lone = client.post(
+        "/api/v1/token", data='{"username": "\\ud800", "password": "x"}', content_type="application/json"
+    )
+    assert lone.status_code == 400 and "surrogate" in lone.get_json()["error"]["message"]
+    big = client.post("/api/v1/token", data="[" + "1," * 600_000 + "1]", content_type="application/json")
+    assert big.status_code == 413 and big.get_json()["error"]["code"] == "too_large"
+
+
+def test_behind_a_proxy_the_forwarded_address_is_the_one_throttled(web):  # type: ignore[no-untyped-def]
+    from web import create_app
+
+    settings = web.runtime.settings
+    object.__setattr__(settings, "proxy_hops", 1)
+    try:
+        client = create_app(runtime=web.runtime).test_client()
+        limit = settings.login_max_failures_per_address
+        for i in range(limit):
+            wrong = {"username": f"user{i}", "password": "x"}
+            assert (
+                client.post(
+                    "/api/v1/token", json=wrong, headers={"X-Forwarded-For": "203.0.113.9"}
+                ).status_code
+                == 401
+            )
+        spray = {"username": "someone", "password": "x"}
+        assert (
+            client.post("/api/v1/token", json=spray, headers={"X-Forwarded-For": "203.0.113.9"}).status_code
+            == 429
+        )
+        ok = {"username": "qc", "password": PASSWORD}
+        assert (
+            client.post("/api/v1/token", json=ok, headers={"X-Forwarded-For": "198.51.100.4"}).status_code
+            == 201
+        )
+    finally:
+        object.__setattr__(settings, "proxy_hops", 0)
+
+
+def test_no_server_banner_from_gunicorn_or_the_development_server(tmp_path):  # type: ignore[no-untyped-def]
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    from werkzeug.serving import make_server
+
+    from web.cli import _QuietHandler
+
+    root = Path(__file__).resolve().parent.parent
+    db = f"sqlite:///{tmp_path / 'banner.sqlite3'}"
+    env = {**os.environ, "MUTU_DATABASE_URL": db, "MUTU_SECRET_KEY": "banner", "MUTU_ADMIN_PASSWORD": ""}
+    subprocess.run(
+        [sys.executable, "-m", "engine.cli", "db", "upgrade"],
+        cwd=root,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    server = subprocess.Popen(
+        [str(gunicorn), "-b", f"127.0.0.1:{port}", "-w", "1", "web.wsgi:app"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                    assert answer.status == 200 and answer.headers.get("Server") is None
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("gunicorn did not answer")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    from flask import Flask
+
+    tiny = Flask("tiny")
+    tiny.get("/")(lambda: "ok")
+    dev = make_server("127.0.0.1", 0, tiny, request_handler=_QuietHandler)
+    thread = __import__("threading").Thread(target=dev.handle_request)
+    thread.start()
+    with urllib.request.urlopen(f"http://127.0.0.1:{dev.server_port}/", timeout=5) as answer:
+        assert answer.headers.get("Server") is None
+    thread.join(timeout=5)
+    dev.server_close()

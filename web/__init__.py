@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine import signin
 from engine.context import Runtime, build_runtime
@@ -57,6 +58,11 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         BABEL_TRANSLATION_DIRECTORIES=str(HERE / "translations"),
     )
     app.extensions["mutu"] = rt
+    if rt.settings.proxy_hops:
+        # Behind a proxy every client has its address: trust exactly the hops configured, so
+        # sign-in throttles count real clients and nobody can pose as another by a header.
+        hops = rt.settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.json = guards.StrictJSONProvider(app)
     app.url_map.converters["int"] = guards.RowIdConverter  # before any route is added
     Babel(app, locale_selector=_locale)

@@ -31,7 +31,12 @@ class ApiError(MutuError):
         super().__init__(message)
 
 
+MAX_JSON_BYTES = 1024 * 1024  # form data, not files: evidence goes up through the pages
+
+
 def _body() -> dict[str, Any]:
+    if (request.content_length or 0) > MAX_JSON_BYTES:
+        raise ApiError(413, "too_large", f"a JSON body may be at most {MAX_JSON_BYTES // 1024} KiB")
     if not request.is_json:
         raise ApiError(400, "bad_request", "send the body as a JSON object (Content-Type: application/json)")
     try:

@@ -37,16 +37,27 @@ def _depth_problem(value: Any) -> str | None:
         item, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
             return f"nested deeper than {MAX_JSON_DEPTH} levels"
-        if isinstance(item, str) and "\x00" in item:
-            return "a string holds a NUL character"
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "a string holds a NUL character"
+            if not _encodable(item):
+                return "a string holds a lone surrogate (\\ud800-\\udfff), which is not text"
         if isinstance(item, dict):
             for key, inner in item.items():
-                if "\x00" in key:
-                    return "a key holds a NUL character"
+                if "\x00" in key or not _encodable(key):
+                    return "a key holds a NUL character or a lone surrogate"
                 stack.append((inner, depth + 1))
         elif isinstance(item, list):
             stack.extend((inner, depth + 1) for inner in item)
     return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class StrictJSONProvider(DefaultJSONProvider):

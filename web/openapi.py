@@ -27,6 +27,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         403: "not allowed, or the confidentiality statement is not accepted",
         404: "not found",
         409: "someone else claimed or completed it first, or the case is not running",
+        413: "the JSON body is larger than 1 MiB",
         422: "form data broke its form's schema or named a field the form lacks; `fields` lists each",
         429: "too many failed sign-ins for this username or from this address",
     }
@@ -39,6 +40,7 @@ def _op(
     op: dict[str, Any] = {"summary": summary, "responses": {**ok, **_errors(401, *codes)}}
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        op["responses"].update(_errors(413))
     if params:
         op["parameters"] = params
     return op
@@ -172,7 +174,7 @@ def document() -> dict[str, Any]:
                                 },
                             },
                         ),
-                        **_errors(400, 401, 429),
+                        **_errors(400, 401, 413, 429),
                     },
                 },
                 "delete": _op("Revoke the token of this request", {"204": _resp("revoked")}),
