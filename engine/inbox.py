@@ -165,6 +165,7 @@ class InboxRow:
 
 
 SORTS = ("due", "-due", "age", "-age", "case", "process")
+DUES = ("overdue", "today", "week", "none")
 
 
 def search_tasks(

@@ -202,8 +202,9 @@ def _task_json(t: HumanTask, extra: dict[str, Any] | None = None) -> dict[str, A
 @bp.get("/tasks")
 def tasks():  # type: ignore[no-untyped-def]
     scope = request.args.get("scope", "mine")
-    if scope not in inbox.SCOPES:
-        raise ApiError(400, "bad_request", f"scope must be one of {', '.join(inbox.SCOPES)}")
+    for name, allowed in (("scope", inbox.SCOPES), ("due", inbox.DUES), ("sort", inbox.SORTS)):
+        if name in request.args and request.args[name] not in allowed:
+            raise ApiError(400, "bad_request", f"{name} must be one of {', '.join(allowed)}")
     page, per_page = _page_args()
     filters = inbox.TaskFilter(
         process_key=request.args.get("process") or None,

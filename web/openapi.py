@@ -8,7 +8,9 @@ from engine.policy import STATEMENT_VERSION
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 # Every request refuses a NUL character (PostgreSQL text cannot hold one): say so for every string.
-TEXT: dict[str, Any] = {"type": "string", "pattern": "^[^\\u0000]*$"}
+TEXT: dict[str, Any] = {"type": "string", "pattern": "^[^\\u0000\\ud800-\\udfff]*$"}
+# Keys of any object in a body follow the same rule as text (JSON itself would allow them).
+KEYS = {"propertyNames": TEXT}
 MAX_PAGE = 100_000
 MAX_ID = 2**31 - 1
 
@@ -61,9 +63,11 @@ PAGING = [
 ]
 DATA_BODY = {
     "type": "object",
+    **KEYS,
     "properties": {
         "data": {
             "type": "object",
+            **KEYS,
             "description": "only the fields the form declares (its JSON Schema is `start_schema` of GET "
             "/processes or `schema` of GET /tasks/{task_id}); any other field is a 422 naming it. "
             "No NaN or Infinity, no NUL characters, at most 16 levels deep.",
@@ -157,6 +161,7 @@ def document() -> dict[str, Any]:
                                 "schema": {
                                     "type": "object",
                                     "required": ["username", "password"],
+                                    **KEYS,
                                     "properties": {"username": TEXT, "password": TEXT},
                                 }
                             }
@@ -190,6 +195,7 @@ def document() -> dict[str, Any]:
                     body={
                         "type": "object",
                         "required": ["accept", "version"],
+                        **KEYS,
                         "properties": {
                             "accept": {"const": True},
                             "version": {"const": STATEMENT_VERSION},
