@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,27 +13,20 @@ from typing import Any
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import audit, owned
+from .bpmn_checks import FORM_PROPERTY, NS, RESERVED_IDS, check_bpmn, check_ids, check_services
 from .errors import DeployError, Problem
 from .forms import schema_problem
 from .identity import BUILTIN_ROLES
 from .models import ProcessVersion, User
-from .registry import Registry
-from .scripting import check_expression, check_script
+from .registry import ProcessGlue, Registry, glue_files
 from .spiff import XmlRefused, document_kind, new_parser, parse_xml, spec_to_json
 
-RESERVED_IDS = frozenset({"Start", "End", "Root"})
-FORM_PROPERTY = "formJsonSchemaFilename"
-NS = {
-    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
-    "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
-}
-_ISO_LIKE = re.compile(r"^(R\d*/)?P[0-9YMWDTHS.,]+$|^\d{4}-\d{2}-\d{2}", re.IGNORECASE)
+__all__ = ["FORM_PROPERTY", "NS", "RESERVED_IDS", "SourceFile", "DeployResult", "check", "deploy"]
 
 
 @dataclass
@@ -86,104 +77,6 @@ def read_sources(paths: Iterable[Path], max_bytes: int) -> list[SourceFile]:
     if problems:
         raise DeployError(problems)
     return files
-
-
-def _element_id(node: etree._Element) -> str | None:
-    while node is not None:
-        if node.get("id"):
-            return node.get("id")
-        node = node.getparent()
-    return None
-
-
-def _check_ids(name: str, root: etree._Element, problems: list[Problem]) -> None:
-    seen: set[str] = set()
-    for node in root.iter():
-        if not isinstance(node.tag, str) or etree.QName(node).namespace == NS["spiffworkflow"]:
-            continue  # spiffworkflow extension "ids" (service parameters) are names, not element ids
-        ident = node.get("id")
-        if ident is None:
-            continue
-        if ident in RESERVED_IDS:
-            problems.append(
-                Problem(
-                    name,
-                    ident,
-                    f"id {ident!r} collides with SpiffWorkflow's internal task names; rename it",
-                )
-            )
-        if ident in seen:
-            problems.append(Problem(name, ident, f"duplicate id {ident!r}"))
-        seen.add(ident)
-
-
-def _timer_problem(kind: str, expression: str | None) -> str | None:
-    expr = (expression or "").strip()
-    if not expr:
-        return f"timer {kind} has no expression"
-    try:
-        tree = ast.parse(expr, mode="eval")
-    except SyntaxError:
-        if _ISO_LIKE.match(expr):
-            return f'timer expression {expr} must be quoted: "{expr}"'
-        return f"timer expression {expr!r} is not a valid expression"
-    body = tree.body
-    if isinstance(body, ast.Name) and _ISO_LIKE.match(expr):
-        return f'timer expression {expr} must be quoted: "{expr}"'
-    if isinstance(body, ast.Constant):
-        if not isinstance(body.value, str):
-            return f"timer expression {expr!r} must give ISO 8601 text"
-        try:
-            if kind == "timeDuration":
-                TimerEventDefinition.parse_iso_duration(body.value)
-            elif kind == "timeDate":
-                TimerEventDefinition.parse_time_or_duration(body.value)
-            else:
-                TimerEventDefinition.parse_iso_recurring_interval(body.value)
-        except Exception:
-            return f"timer value {body.value!r} is not a valid ISO 8601 {kind[4:].lower()}"
-        return None
-    refusal = check_expression(expr)
-    return f"timer expression {expr!r}: {refusal}" if refusal else None
-
-
-def _check_bpmn(name: str, root: etree._Element, problems: list[Problem], warnings: list[Problem]) -> None:
-    for timer in root.iterfind(".//bpmn:timerEventDefinition", NS):
-        owner = _element_id(timer.getparent())
-        children = [c for c in timer if isinstance(c.tag, str)]
-        if not children:
-            problems.append(Problem(name, owner, "timer has no timeDate, timeDuration or timeCycle"))
-        for child in children:
-            problem = _timer_problem(etree.QName(child).localname, child.text)
-            if problem:
-                problems.append(Problem(name, owner, problem))
-    # Whatever the sandbox would refuse when a case reaches it is refused now, at deploy.
-    for cond in root.iterfind(".//bpmn:conditionExpression", NS):
-        refusal = check_expression((cond.text or "").strip() or "True")
-        if refusal:
-            problems.append(Problem(name, _element_id(cond), f"condition: {refusal}"))
-    for prop in root.iterfind(".//spiffworkflow:property", NS):
-        if prop.get("name") == "due" and prop.get("value"):
-            refusal = check_expression(prop.get("value", "").strip())
-            if refusal:
-                problems.append(Problem(name, _element_id(prop), f"due date expression: {refusal}"))
-    scripts = [
-        *root.iterfind(".//bpmn:scriptTask/bpmn:script", NS),
-        *root.iterfind(".//spiffworkflow:preScript", NS),
-        *root.iterfind(".//spiffworkflow:postScript", NS),
-    ]
-    for script in scripts:
-        text = script.text or ""
-        try:
-            ast.parse(text)
-        except SyntaxError as exc:
-            problems.append(
-                Problem(name, _element_id(script), f"script syntax error line {exc.lineno}: {exc.msg}")
-            )
-            continue
-        refusal = check_script(text)
-        if refusal:
-            problems.append(Problem(name, _element_id(script), f"script refused: {refusal}"))
 
 
 def _role_for_lane(lane: str, glue_map: dict[str, Any]) -> str | list[str] | None:
@@ -255,23 +148,6 @@ def _collect(
     return lane_roles, forms
 
 
-def _check_services(
-    name: str, root: etree._Element, services: frozenset[str], problems: list[Problem]
-) -> None:
-    for op in root.iterfind(
-        ".//bpmn:serviceTask/bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS
-    ):
-        if op.get("id") not in services:
-            known = ", ".join(sorted(services)) or "none"
-            problems.append(
-                Problem(
-                    name,
-                    _element_id(op.getparent()),
-                    f"no service operator {op.get('id')!r} (known: {known})",
-                )
-            )
-
-
 def check(
     files: list[SourceFile], registry: Registry, services: frozenset[str] = frozenset()
 ) -> tuple[list[_Parsed], list[Problem]]:
@@ -290,10 +166,10 @@ def check(
         if kind is None:
             problems.append(Problem(source.name, None, "not a BPMN 2.0 or DMN definitions document"))
             continue
-        _check_ids(source.name, root, problems)
+        check_ids(source.name, root, problems)
         if kind == "bpmn":
-            _check_bpmn(source.name, root, problems, warnings)
-            _check_services(source.name, root, services, problems)
+            check_bpmn(source.name, root, problems, warnings)
+            check_services(source.name, root, services, problems)
         roots.append((source, root, kind))
     if problems:
         raise DeployError(problems)
@@ -364,8 +240,24 @@ def _problem_from_spiff(file_name: str, exc: Exception) -> Problem:
     return Problem(getattr(exc, "file_name", None) or file_name, element, message)
 
 
-def content_hash(spec_json: str, lane_roles: dict[str, Any], forms: dict[str, Any]) -> str:
-    blob = json.dumps([spec_json, lane_roles, forms], sort_keys=True, separators=(",", ":"))
+def version_files(sources: dict[str, str], glues: list[ProcessGlue]) -> dict[str, str]:
+    """A version's bundle: the diagram files it was parsed from and the glue of its processes."""
+    files = {f"bpmn/{name}": text for name, text in sources.items()}
+    for glue in glues:
+        for path, text in glue_files(glue).items():
+            files[f"workflows/{glue.key}/{path}"] = text
+    return files
+
+
+def content_hash(
+    spec_json: str,
+    lane_roles: dict[str, Any],
+    forms: dict[str, Any],
+    glue: dict[str, Any],
+    extra: dict[str, Any],
+) -> str:
+    """One hash over everything a version is: a change to any file of the bundle is a new version."""
+    blob = json.dumps([spec_json, lane_roles, forms, glue, extra], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -376,8 +268,16 @@ def deploy(
     now: datetime,
     actor: User | None = None,
     services: frozenset[str] = frozenset(),
+    *,
+    state: str = "approved",
+    note: str | None = None,
+    only: str | None = None,
 ) -> tuple[DeployResult, dict[int, tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]]]:
     """Publish new versions of every changed process in ``files``; identical content is reused.
+
+    ``state`` is ``approved`` (in effect at once: the seed library, or a QMR allowed to publish
+    alone) or ``waiting_approval`` (the Director approves it through ``process_change``);
+    ``only`` limits publishing to one process of a bundle that holds several.
 
     Returns:
         The result, and the parsed specs of the new versions by version id (for the cache).
@@ -387,15 +287,21 @@ def deploy(
     result = DeployResult(warnings=warnings)
     fresh: dict[int, tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]] = {}
     for item in parsed:
+        if only is not None and item.process_id != only:
+            continue
         spec_json = spec_to_json(item.spec, item.subprocess_specs)
-        digest = content_hash(spec_json, item.lane_roles, item.forms)
+        glue = registry.get(item.process_id)
+        glues = [registry.get(s.name) for s in _all_specs(item.spec, item.subprocess_specs)]
+        bundle = version_files({n: sources[n] for n in item.files if n in sources}, glues)
+        extra = {p: t for p, t in bundle.items() if "/scenarios/" in p}
+        digest = content_hash(spec_json, item.lane_roles, item.forms, glue.meta, extra)
         latest = session.execute(
             select(ProcessVersion)
             .where(ProcessVersion.process_key == item.process_id)
             .order_by(ProcessVersion.version.desc())
             .limit(1)
         ).scalar_one_or_none()
-        if latest is not None and latest.content_hash == digest:
+        if latest is not None and latest.content_hash == digest and latest.state != "returned":
             result.unchanged.append(latest)
             continue
         number = (
@@ -404,7 +310,6 @@ def deploy(
             ).scalar()
             or 0
         ) + 1
-        glue = registry.get(item.process_id)
         version = ProcessVersion(
             process_key=item.process_id,
             version=number,
@@ -418,6 +323,13 @@ def deploy(
             startable_by=list(glue.startable_by),
             created_at=now,
             deployed_by_id=actor.id if actor else None,
+            bundle=bundle,
+            glue=dict(glue.meta),
+            state=state,
+            note=note,
+            approved_by_id=(actor.id if actor else None) if state == "approved" else None,
+            approved_at=now if state == "approved" else None,
+            effective_from=now if state == "approved" else None,
         )
         session.add(version)
         session.flush()
@@ -433,6 +345,8 @@ def deploy(
                 "version": number,
                 "hash": digest,
                 "files": item.files,
+                "state": state,
+                "note": note,
             },
         )
     return result, fresh

@@ -138,7 +138,18 @@ class ProcessVersion(Base):
     warnings: Mapped[list[str]] = mapped_column(JSON, deferred=True)
     startable_by: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))  # prepared by
+    # The whole bundle (BPMN, DMN, process.json, forms, scenarios) by its path in a bundle zip,
+    # and the parsed process.json: the engine and the pages read a case's glue from here.
+    bundle: Mapped[dict[str, str] | None] = mapped_column(JSON, deferred=True)
+    glue: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
+    # Document control (ISO 9001 7.5): prepared, approved, in effect from.
+    state: Mapped[str] = mapped_column(String(20), default="approved")  # waiting_approval, approved, returned
+    note: Mapped[str | None] = mapped_column(Text)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    effective_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
 
 
 class ProcessInstance(Base):
@@ -450,3 +461,22 @@ class WebSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProcessDraft(Base):
+    """A version being edited: the bundle's files, private to the editors until published."""
+
+    __tablename__ = "process_draft"
+    __table_args__ = (Index("ix_process_draft_key", "process_key", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(100))
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    files: Mapped[dict[str, str]] = mapped_column(JSON)
+    revision: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))  # open, published, discarded
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_version: Mapped[int | None] = mapped_column(Integer)

@@ -43,7 +43,17 @@ from .db import is_postgres
 from .errors import Conflict, InvalidState, MutuError, NotAuthorized, NotFound, ScriptError, ValidationFailed
 from .forms import allow_listed
 from .forms import validate as validate_form
-from .models import CaseCounter, CaseRecord, HumanTask, Incident, ProcessInstance, ProcessVersion, Timer, User
+from .models import (
+    CaseCounter,
+    CaseRecord,
+    HumanTask,
+    Incident,
+    ProcessInstance,
+    ProcessVersion,
+    Timer,
+    User,
+    UTCDateTime,
+)
 from .projection import (
     CASE_INSERT,
     CASE_NUMBER,
@@ -54,7 +64,7 @@ from .projection import (
     pending,
     snapshot,
 )
-from .registry import Registry
+from .registry import ProcessGlue, Registry, glue_from_meta
 from .scripting import RestrictedScriptEngine
 from .services import ServiceRegistry, default_services
 from .spiff import FULL_SERIALIZER, SERIALIZER_VERSION, dump_state, load_state, spec_from_json
@@ -90,6 +100,16 @@ class _Step:
 
 
 # Built once: constructing these per call cost more than running them.
+_IN_EFFECT = (
+    select(ProcessVersion)
+    .where(
+        ProcessVersion.process_key == bindparam("key"),
+        ProcessVersion.state == "approved",
+        ProcessVersion.effective_from <= bindparam("now", type_=UTCDateTime()),
+    )
+    .order_by(ProcessVersion.version.desc())
+    .limit(1)
+)
 _LOCK_INSTANCE = (
     select(ProcessInstance)
     .where(ProcessInstance.id == bindparam("instance_id"))
@@ -165,6 +185,7 @@ class ProcessEngine:
         self.clock = clock or SystemClock()
         self.zone = zone or ZoneInfo("Asia/Jakarta")
         self.services = services if services is not None else default_services()
+        self.services.operators.update(registry.operators)  # what the processes bring
         self.script_engine = RestrictedScriptEngine(self.clock, script_timeout, self.services)
         self.hook = hook
         self.memory_bytes = memory_mb * 1024 * 1024
@@ -172,22 +193,50 @@ class ProcessEngine:
         self.step_seconds = max(10 * script_timeout, 10.0)
         self._specs: dict[tuple[int, str], tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]] = {}
         self._meta: dict[tuple[int, str], tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._glue: dict[tuple[int, str], ProcessGlue] = {}
 
     # -- deployment -------------------------------------------------------------------
 
     def deploy(
-        self, session: Session, files: list[deploy_mod.SourceFile], actor: User | None = None
+        self,
+        session: Session,
+        files: list[deploy_mod.SourceFile],
+        actor: User | None = None,
+        *,
+        registry: Registry | None = None,
+        state: str = "approved",
+        note: str | None = None,
+        only: str | None = None,
     ) -> deploy_mod.DeployResult:
-        """Publish changed processes as new versions and (re)plan their start timers."""
+        """Publish changed processes as new versions; those in effect at once (re)plan their start timers.
+
+        ``registry`` is the glue to deploy with (a bundle's own); by default the seed library's.
+        """
         now = self.clock.now()
-        result, fresh = deploy_mod.deploy(session, files, self.registry, now, actor, self.services.names())
+        result, fresh = deploy_mod.deploy(
+            session,
+            files,
+            registry or self.registry,
+            now,
+            actor,
+            self.services.names(),
+            state=state,
+            note=note,
+            only=only,
+        )
         for version in result.created:
             self._specs[(version.id, version.content_hash)] = fresh[version.id]
-            spec, _subs = fresh[version.id]
-            with clock_mod.using(self.clock):
-                plans = plan_start_timers(spec, self.script_engine, now)
-            self._replace_start_timers(session, version.process_key, plans, now)
+            if version.state == "approved":
+                self.plan_start_timers(session, version)
         return result
+
+    def plan_start_timers(self, session: Session, version: ProcessVersion) -> None:
+        """A version taking effect replaces its process's start timers with its own."""
+        now = self.clock.now()
+        spec, _subs = self.specs_for(version)
+        with clock_mod.using(self.clock):
+            plans = plan_start_timers(spec, self.script_engine, now)
+        self._replace_start_timers(session, version.process_key, plans, now)
 
     def _replace_start_timers(
         self, session: Session, process_key: str, plans: list[StartTimerPlan], now: datetime
@@ -214,15 +263,35 @@ class ProcessEngine:
             )
 
     def latest_version(self, session: Session, process_key: str) -> ProcessVersion:
+        """The version in effect now: approved, and its effective date reached. New cases start on it."""
         version = session.execute(
-            select(ProcessVersion)
-            .where(ProcessVersion.process_key == process_key)
-            .order_by(ProcessVersion.version.desc())
-            .limit(1)
+            _IN_EFFECT, {"key": process_key, "now": self.clock.now()}
         ).scalar_one_or_none()
         if version is None:
             raise NotFound(f"no process {process_key!r} is deployed")
         return version
+
+    version_in_effect = latest_version
+
+    def glue_of(self, session: Session, version: ProcessVersion) -> ProcessGlue:
+        """The glue a version was published with (versions before bundles: the seed library's)."""
+        key = (version.id, version.content_hash)
+        glue = self._glue.get(key)
+        if glue is None:
+            stored = session.execute(
+                select(ProcessVersion.glue, ProcessVersion.forms).where(ProcessVersion.id == version.id)
+            ).one()
+            if stored.glue is None:
+                glue = self.registry.get(version.process_key)
+            else:
+                forms = {
+                    ref.split("/", 1)[1]: f
+                    for ref, f in (stored.forms or {}).items()
+                    if ref.startswith(f"{version.process_key}/")
+                }
+                glue = glue_from_meta(version.process_key, stored.glue, forms)
+            self._glue[key] = glue
+        return glue
 
     def _version_meta(
         self, session: Session, version: ProcessVersion
@@ -279,7 +348,7 @@ class ProcessEngine:
         data.update(engine_data or {})
         self._pass_timer_start(workflow)
         now = self.clock.now()
-        glue = self.registry.get(process_key)
+        glue = self.glue_of(session, version)
         number = self._next_number(session, process_key, glue.number_format, now)
         if number:
             data[CASE_NUMBER] = number
@@ -799,7 +868,7 @@ class ProcessEngine:
             )
             session.flush()
         case = session.get(CaseRecord, instance.id)
-        glue = self.registry.get(instance.process_key)
+        glue = self.glue_of(session, instance.process_version)
         if case is not None and "status" not in glue.case_fields:
             case.status = instance.status
             instance.case_hash = None  # written here, not by a step: the next step writes it again
@@ -937,7 +1006,7 @@ class ProcessEngine:
             instance,
             step.before,
             step.snap,
-            self.registry.get(instance.process_key),
+            self.glue_of(session, instance.process_version),
             self._version_meta(session, instance.process_version)[0],
             step.now,
             completed=step.completed,

@@ -81,6 +81,10 @@ class Settings:
         default=True,
         metadata={"doc": "send cookies only over HTTPS and ask browsers for HSTS (make run turns it off)"},
     )
+    qmr_publishes_alone: bool = field(
+        default=False,
+        metadata={"doc": "a version the QMR publishes takes effect without the Director's approval"},
+    )
     proxy_hops: int = field(
         default=0,
         metadata={"doc": "reverse proxies in front whose X-Forwarded-For and -Proto to trust (0: none)"},

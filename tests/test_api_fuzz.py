@@ -7,6 +7,7 @@ and an invalid request must not be accepted. Runs on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.core import NOT_SET
+from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from engine.clock import ManualClock
@@ -70,6 +73,29 @@ def fuzzed(request, tmp_path_factory):  # type: ignore[no-untyped-def]
     db.dispose()
 
 
+def _breaks_text_pattern(case) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a generated request holds a NUL or a lone surrogate, which TEXT's pattern forbids.
+
+    Schemathesis' mutated examples sometimes carry them in spite of the pattern; the API refuses
+    them with a 400 (PostgreSQL cannot store them), exactly as the document says it will.
+    """
+    parts = [case.body, case.query, case.path_parameters]
+    text = json.dumps([p for p in parts if p is not NOT_SET and p is not None], default=str)
+    raw = json.loads(text)
+    stack = [raw]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item or any(0xD800 <= ord(ch) <= 0xDFFF for ch in item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 @pytest.mark.parametrize("mode", ["positive", "negative"])
 def test_the_api_does_what_its_document_says(fuzzed, mode):  # type: ignore[no-untyped-def]
     app, headers = fuzzed
@@ -98,7 +124,11 @@ def test_the_api_does_what_its_document_says(fuzzed, mode):  # type: ignore[no-u
             except (AssertionError, BaseExceptionGroup) as exc:  # keep going: report every failure at once
                 found = exc.exceptions if isinstance(exc, BaseExceptionGroup) else [exc]
                 for one in found:
+                    if isinstance(one, RejectedPositiveData) and _breaks_text_pattern(case):  # noqa: B023
+                        continue  # its text breaks the document's own pattern: not valid data after all
                     detail = " ".join(str(one).split())[:300]
+                    if isinstance(one, AssertionError) and case.body is not NOT_SET:  # noqa: B023
+                        detail += f" | body {json.dumps(case.body, default=str)[:300]}"  # noqa: B023
                     failures.append(f"{operation.label}: {type(one).__name__}: {detail}")  # noqa: B023
                 if len(failures) > 200:
                     raise

@@ -28,6 +28,7 @@ EXPECTED = {
     "supplier_procurement",
     "supplier_reevaluation",
     "release_monitoring",
+    "process_change",
 }
 
 

@@ -34,7 +34,8 @@ class ApiError(MutuError):
 MAX_JSON_BYTES = 1024 * 1024  # form data, not files: evidence goes up through the pages
 
 
-def _body() -> dict[str, Any]:
+def _body(*allowed: str) -> dict[str, Any]:
+    """The JSON object of the request, holding only the ``allowed`` keys (unknown ones are a 400)."""
     if (request.content_length or 0) > MAX_JSON_BYTES:
         raise ApiError(413, "too_large", f"a JSON body may be at most {MAX_JSON_BYTES // 1024} KiB")
     if not request.is_json:
@@ -47,6 +48,13 @@ def _body() -> dict[str, Any]:
         raise ApiError(400, "bad_request", f"the request body is not valid JSON: {reason}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "bad_request", "the request body must be a JSON object")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ApiError(
+            400,
+            "bad_request",
+            f"unknown key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(allowed)}",
+        )
     return body
 
 
@@ -86,7 +94,7 @@ def failed(exc: MutuError):  # type: ignore[no-untyped-def]
 
 @bp.post("/token")
 def token():  # type: ignore[no-untyped-def]
-    body = _body()
+    body = _body("username", "password")
     settings = runtime().settings
     username, password = body.get("username", ""), body.get("password", "")
     if not isinstance(username, str) or not isinstance(password, str):
@@ -128,7 +136,7 @@ def statement():  # type: ignore[no-untyped-def]
 
 @bp.post("/confidentiality")
 def confidentiality():  # type: ignore[no-untyped-def]
-    body = _body()
+    body = _body("accept", "version", "language")
     if body.get("accept") is not True or body.get("version") != STATEMENT_VERSION:
         raise ApiError(400, "bad_request", f'send {{"accept": true, "version": "{STATEMENT_VERSION}"}}')
     language = body.get("language", "id")
@@ -162,7 +170,7 @@ def processes():  # type: ignore[no-untyped-def]
 
 @bp.post("/processes/<process_key>/start")
 def start(process_key: str):  # type: ignore[no-untyped-def]
-    body = _body()
+    body = _body("data")
     data = body.get("data", {})
     if not isinstance(data, dict):
         raise ApiError(400, "bad_request", "data must be a JSON object")
@@ -258,7 +266,7 @@ def unclaim(task_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/tasks/<int:task_id>/complete")
 def complete(task_id: int):  # type: ignore[no-untyped-def]
-    data = _body().get("data", {})
+    data = _body("data").get("data", {})
     if not isinstance(data, dict):
         raise ApiError(400, "bad_request", "data must be a JSON object")
     result = engine().complete(db(), task_id, current_user, data)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.context import Runtime
-from engine.errors import FieldError
+from engine.errors import FieldError, NotFound
 from engine.models import ProcessVersion
 from engine.registry import ProcessGlue
 from engine.runtime import ProcessEngine
@@ -53,7 +53,14 @@ def lang() -> str:
 
 
 def glue(process_key: str) -> ProcessGlue:
-    return engine().registry.get(process_key)
+    """The glue of the version in effect (names, fields, masking), read once per request."""
+    cache = g.setdefault("glues", {})
+    if process_key not in cache:
+        try:
+            cache[process_key] = engine().glue_of(db(), engine().latest_version(db(), process_key))
+        except NotFound:
+            cache[process_key] = engine().registry.get(process_key)
+    return cache[process_key]
 
 
 def process_names() -> dict[str, str]:

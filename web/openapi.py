@@ -63,7 +63,7 @@ PAGING = [
 ]
 DATA_BODY = {
     "type": "object",
-    **KEYS,
+    "additionalProperties": False,
     "properties": {
         "data": {
             "type": "object",
@@ -161,7 +161,7 @@ def document() -> dict[str, Any]:
                                 "schema": {
                                     "type": "object",
                                     "required": ["username", "password"],
-                                    **KEYS,
+                                    "additionalProperties": False,
                                     "properties": {"username": TEXT, "password": TEXT},
                                 }
                             }
@@ -195,7 +195,7 @@ def document() -> dict[str, Any]:
                     body={
                         "type": "object",
                         "required": ["accept", "version"],
-                        **KEYS,
+                        "additionalProperties": False,
                         "properties": {
                             "accept": {"const": True},
                             "version": {"const": STATEMENT_VERSION},
