@@ -27,12 +27,30 @@ $(VENDOR): web/frontend/package-lock.json | $(STAMP)
 	cp -r web/frontend/node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js \
 		web/frontend/node_modules/bpmn-js/dist/assets web/static/vendor/bpmn-js/
 
+# The process editor: our entry module and its npm packages, bundled by esbuild from the lock file.
+EDITOR := web/static/vendor/editor/editor.js
+EDITOR_SRC := $(wildcard web/frontend/src/*.js web/frontend/src/*.json)
+$(EDITOR): $(VENDOR) $(EDITOR_SRC)
+	rm -rf web/static/vendor/editor && mkdir -p web/static/vendor/editor
+	cd web/frontend && node_modules/.bin/esbuild src/editor.js --bundle --minify --format=iife \
+		--target=es2020 --define:process.env.NODE_ENV='"production"' --log-level=warning \
+		--outfile=../static/vendor/editor/editor.js
+	cp -r web/frontend/node_modules/bpmn-js/dist/assets/bpmn-font web/frontend/node_modules/bpmn-js/dist/assets/bpmn-js.css \
+		web/frontend/node_modules/bpmn-js/dist/assets/diagram-js.css \
+		web/frontend/node_modules/@bpmn-io/properties-panel/dist/assets/properties-panel.css \
+		web/frontend/node_modules/dmn-js/dist/assets/dmn-font web/frontend/node_modules/dmn-js/dist/assets/dmn-js-shared.css \
+		web/frontend/node_modules/dmn-js/dist/assets/dmn-js-drd.css web/frontend/node_modules/dmn-js/dist/assets/dmn-js-decision-table.css \
+		web/frontend/node_modules/dmn-js/dist/assets/dmn-js-decision-table-controls.css \
+		web/frontend/node_modules/dmn-js/dist/assets/dmn-js-literal-expression.css \
+		web/frontend/node_modules/dmn-js/dist/assets/dmn-js-boxed-expression.css \
+		web/frontend/node_modules/dmn-js/dist/assets/dmn-js-boxed-expression-controls.css web/static/vendor/editor/
+
 # Compiled translations (.mo) are built from the committed .po files, never committed.
 MO := web/translations/id/LC_MESSAGES/messages.mo
 $(MO): web/translations/id/LC_MESSAGES/messages.po | $(STAMP)
 	$(BIN)/pybabel compile --use-fuzzy -d web/translations
 
-assets: $(VENDOR) $(MO)
+assets: $(VENDOR) $(EDITOR) $(MO)
 
 # Collect new strings from code and templates into the .po files (then translate them).
 messages: install

@@ -13,7 +13,7 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import audit, inbox, policy, signin
+from . import audit, bundle, inbox, policy, signin, versioning
 from .context import Runtime, build_runtime
 from .db import session_scope
 from .deploy import read_sources
@@ -143,12 +143,24 @@ def db_upgrade(obj: Ctx, as_json: bool) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--as", "username", default=None, help="Deploying user (recorded in the audit trail).")
 def deploy_cmd(obj: Ctx, as_json: bool, paths: tuple[Path, ...], username: str | None) -> None:
-    """Deploy BPMN and DMN files (or folders of them) as new process versions."""
+    """Deploy BPMN and DMN files (or folders of them), or bundle zips, as new process versions."""
     rt = obj.runtime
-    files = read_sources(paths, rt.settings.max_upload_bytes)
+    zips = [p for p in paths if p.suffix == ".zip"]
+    registry = None
+    if zips:
+        if len(zips) != len(paths):
+            raise MutuError("deploy either bundle zips or BPMN/DMN files and folders, not both")
+        merged: dict[str, str] = {}
+        for path in zips:
+            if not path.exists():
+                raise MutuError(f"{path}: no such file")
+            merged.update(bundle.read_zip(path.read_bytes(), rt.settings.max_upload_bytes))
+        files, registry = bundle.split(merged)
+    else:
+        files = read_sources(paths, rt.settings.max_upload_bytes)
     with session_scope(rt.sessions) as session:
         actor = get_user(session, username) if username else None
-        result = rt.engine.deploy(session, files, actor)
+        result = rt.engine.deploy(session, files, actor, registry=registry)
         payload = {
             "created": [{"process": v.process_key, "version": v.version} for v in result.created],
             "unchanged": [{"process": v.process_key, "version": v.version} for v in result.unchanged],
@@ -375,6 +387,45 @@ def statement_cmd(obj: Ctx, as_json: bool, username: str, accept: bool, language
         accepted = policy.has_accepted(session, user) or accept
     payload = {"version": policy.STATEMENT_VERSION, "text": text, "accepted": accepted}
     _emit(as_json, payload, f"{text}\n\n{'accepted' if accepted else 'not accepted yet: add --accept'}")
+
+
+@command(main, "migrate")
+@click.argument("process_key")
+@click.option("--to", "to_version", type=int, required=True, help="The version to move running cases to.")
+@click.option("--instance", "instances", type=int, multiple=True, help="Only this case; repeat for more.")
+@click.option("--dry-run", is_flag=True, help="Say what would move and what not; move nothing.")
+@click.option("--as", "username", required=True)
+def migrate_cmd(
+    obj: Ctx,
+    as_json: bool,
+    process_key: str,
+    to_version: int,
+    instances: tuple[int, ...],
+    dry_run: bool,
+    username: str,
+) -> None:
+    """Move running cases of a process to another version; each refused case says why."""
+    rt = obj.runtime
+    with session_scope(rt.sessions) as session:
+        actor = _acting(session, username)
+        moves = versioning.migrate_many(
+            session,
+            rt.engine,
+            process_key,
+            to_version,
+            actor,
+            instance_ids=list(instances) or None,
+            dry_run=dry_run,
+        )
+        if dry_run:
+            session.rollback()
+        payload = {"to": to_version, "dry_run": dry_run, "items": [m.as_dict() for m in moves]}
+    verb = "would move" if dry_run else "moved"
+    lines = [
+        f"case {m.instance_id} v{m.from_version}: " + (verb if m.moved else f"refused: {m.reason}")
+        for m in moves
+    ]
+    _emit(as_json, payload, "\n".join(lines) or "no running case to move")
 
 
 @main.group("audit")

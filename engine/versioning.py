@@ -9,9 +9,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .errors import InvalidState, MutuError, NotFound
+from .errors import InvalidState, MutuError, NotAuthorized, NotFound
 from .models import ProcessInstance, ProcessVersion, User
-from .policy import check_may_manage
+from .policy import may_manage
+
+MAX_INT = 2**31 - 1  # ids and version numbers are INTEGER columns
 
 
 def states(session: Session, process_key: str, now: datetime) -> list[tuple[ProcessVersion, str]]:
@@ -88,7 +90,12 @@ def migrate_many(
     Each move runs in a savepoint: one that cannot move is reported with the engine's reason
     and leaves the others alone. A dry run moves every case in a savepoint and rolls it back.
     """
-    check_may_manage(actor, 0, "migrate cases of")
+    if not may_manage(actor):
+        raise NotAuthorized(
+            f"{actor.username} may not move cases between versions; only the QMR and admins may"
+        )
+    if not 0 < to_version <= MAX_INT or any(not 0 < i <= MAX_INT for i in instance_ids or []):
+        raise NotFound(f"{process_key} has no version {to_version}, or a case id is not one")
     target = session.execute(
         select(ProcessVersion).where(
             ProcessVersion.process_key == process_key, ProcessVersion.version == to_version

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -169,7 +170,7 @@ def test_openapi_documents_every_route(web):  # type: ignore[no-untyped-def]
     documented = {path for path in doc["paths"]}
     for rule in web.app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/"):
-            path = rule.rule.removeprefix("/api/v1").replace("<int:", "{").replace("<", "{").replace(">", "}")
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
             assert path in documented, path
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 assert method.lower() in doc["paths"][path], (path, method)

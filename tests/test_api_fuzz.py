@@ -135,6 +135,8 @@ def test_the_api_does_what_its_document_says(fuzzed, mode):  # type: ignore[no-u
 
         try:
             run()
-        except Unsatisfiable:  # nothing of this operation can be made invalid (no parameters, no body)
-            assert mode == "negative", operation.label
+        except Unsatisfiable:
+            # Nothing of this operation can be made invalid (no parameters, no body); or, for a
+            # bundle path, schemathesis makes no path parameter with a slash in it at all.
+            assert mode == "negative" or "{path}" in operation.path, operation.label
     assert not failures, "\n".join(sorted(set(failures))[:60])

@@ -87,11 +87,12 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
             db.commit()  # the session's last-seen time (or its end), before the view does anything
         return user
 
-    from . import api, auth, cases, tasks
+    from . import api, auth, cases, editor_api, processes, tasks  # noqa: F401 - editor_api adds to api.bp
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(cases.bp)
+    app.register_blueprint(processes.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer tokens only: no cookie, so no cross-site request to forge
     app.teardown_appcontext(core.close_db)
@@ -113,8 +114,8 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     def headers(response):  # type: ignore[no-untyped-def]
         response.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            "frame-ancestors 'none'; form-action 'self'",
+            "default-src 'self'; img-src 'self' data:; font-src 'self' data:; "
+            "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'",
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")

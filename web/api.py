@@ -7,7 +7,9 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request, url_for
 from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import HTTPException
+from wtforms import ValidationError
 
 from engine import inbox, policy, signin, workspace
 from engine.errors import MutuError, ValidationFailed
@@ -70,9 +72,19 @@ def authenticate():  # type: ignore[no-untyped-def]
         return None
     token = _bearer()
     user, accepted = signin.user_for_token(db(), token, now(), STATEMENT_VERSION) if token else (None, False)
+    if token is None and current_user.is_authenticated:
+        # The app's own pages (the process editor) call the API with their signed-in session;
+        # a cookie can be sent by another site, so a write also needs the page's CSRF token.
+        user = current_user._get_current_object()
+        accepted = policy.has_accepted(db(), user)
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            try:
+                validate_csrf(request.headers.get("X-CSRFToken", ""))
+            except ValidationError:
+                raise ApiError(400, "csrf", "a page's request needs its X-CSRFToken header") from None
     if user is None:
         raise ApiError(401, "unauthenticated", "send 'Authorization: Bearer <token>' from POST /api/v1/token")
-    g._login_user = user  # what Flask-Login's current_user returns; never the session cookie here
+    g._login_user = user  # what Flask-Login's current_user returns from here on
     if request.endpoint not in PRE_STATEMENT and not accepted:
         raise ApiError(
             403,

@@ -76,9 +76,24 @@ DATA_BODY = {
     "required": ["data"],
 }
 OBJ = {"type": "object"}
+KEY = {"name": "process_key", "in": "path", "required": True, "schema": TEXT}
+PATH = {
+    "name": "path",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^(bpmn|workflows)/[A-Za-z0-9_-][A-Za-z0-9._/-]*$"},
+    "description": "a path in the bundle: bpmn/NAME.bpmn, workflows/KEY/forms/NAME.json, ...",
+}
+REVISION = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+ZIP = {
+    "description": "the zip",
+    "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+}
 
 
 def document() -> dict[str, Any]:
+    from .openapi_editor import editor_paths
+
     task_id, case_id = _p("task_id"), _p("instance_id")
     return {
         "openapi": "3.1.0",
@@ -310,6 +325,7 @@ def document() -> dict[str, Any]:
                     params=[case_id],
                 )  # fmt: skip
             },
+            **editor_paths(),
             "/openapi.json": {
                 "get": {"summary": "This document", "security": [], "responses": {"200": _resp("it", OBJ)}}
             },

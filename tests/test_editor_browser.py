@@ -1,0 +1,130 @@
+"""The QMR's editor in real Chromium: rename, retime, break and fix, publish, approve, move cases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.identity import get_user
+from engine.models import ProcessInstance
+from tests.test_browser import chromium, live, start_nc, task_of  # noqa: F401 - fixtures
+from tests.test_browser import staff as staff  # noqa: F401
+from tests.web_support import MAJOR_TRIAGE
+
+pytestmark = __import__("pytest").mark.parametrize("committed_db", ["sqlite"], indirect=True)
+
+
+def select_element(page: Any, element_id: str) -> None:
+    # As a click on the canvas would: the field being typed in lets go first.
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    page.evaluate(
+        """(id) => { const m = window.mutuEditor.bpmn; const el = m.get('elementRegistry').get(id);
+        m.get('selection').select(el); m.get('canvas').scrollToElement(el); }""",
+        element_id,
+    )
+    # The panel renders the selection a moment later: wait until it shows this element.
+    page.wait_for_function("(id) => document.querySelector('#bio-properties-panel-id')?.value === id", arg=element_id)
+
+
+def open_group(page: Any, group: str) -> None:
+    header = page.locator(f'[data-group-id="group-{group}"] .bio-properties-panel-group-header')
+    if "open" not in (header.get_attribute("class") or ""):
+        header.click()
+
+
+def fill_entry(page: Any, entry: str, value: str, textarea: bool = False) -> None:
+    field = page.locator(f"#bio-properties-panel-{entry}")
+    if not field.is_visible():  # its group is folded: open the group it sits in
+        field.locator("xpath=ancestor::div[@data-group-id][1]").locator(
+            ".bio-properties-panel-group-header"
+        ).first.click()
+    field.fill(value)
+    field.press("Tab") if not textarea else field.blur()
+
+
+def test_the_qmr_edits_checks_publishes_and_the_director_approves(web, staff):  # type: ignore[no-untyped-def]
+    older = start_nc(web)  # a case on version 1 that has already run its first steps
+    with web.session() as s:
+        triage = task_of(web, older, "nc_triage")
+        web.runtime.engine.complete(s, triage.id, get_user(s, "qmr"), dict(MAJOR_TRIAGE))
+    waiting = start_nc(web)  # a case still at its triage: it can move
+
+    qmr = staff("qmr")
+    qmr.go("/processes")
+    assert "Ketidaksesuaian" in qmr.page.content() and "8.3" in qmr.page.content()
+    qmr.shot("editor-1-catalogue")
+    qmr.page.click("a[href='/processes/nonconformity']")
+    qmr.page.click("#open-editor")
+    qmr.page.wait_for_selector("#editor[data-ready='1']", timeout=30_000)
+
+    # Rename the triage in both languages.
+    select_element(qmr.page, "nc_triage")
+    fill_entry(qmr.page, "name", "Triase oleh QMR")
+    open_group(qmr.page, "mutu")
+    fill_entry(qmr.page, "mutu-name-en", "Triage by the QMR")
+    # A new verification waiting time, with the helper saying it in words.
+    select_element(qmr.page, "nc_wait")
+    open_group(qmr.page, "mutu")
+    fill_entry(qmr.page, "mutu-timer-value", '"P21D"')
+    qmr.page.wait_for_selector('[data-entry-id="mutu-timer-value"] >> text=21 hari setelah mulai menunggu')
+    # Break a condition: the check marks it on the canvas, a click selects it.
+    select_element(qmr.page, "nc_f_not_nc")
+    open_group(qmr.page, "mutu")
+    fill_entry(qmr.page, "mutu-condition", "is_nonconformty == False", textarea=True)
+    qmr.page.click("#check")
+    qmr.page.wait_for_selector("#problems li.error", timeout=20_000)
+    assert "is_nonconformty" in qmr.page.inner_text("#problems")
+    assert qmr.page.locator("g.djs-element.mutu-error").count() >= 1
+    qmr.shot("editor-2-problem-marked")
+    qmr.page.click("#problems li.error >> nth=0")
+    selected = qmr.page.evaluate("() => window.mutuEditor.bpmn.get('selection').get().map(e => e.id)")
+    assert selected
+    # Fix it, check again, see the changes, publish with a note.
+    select_element(qmr.page, "nc_f_not_nc")
+    open_group(qmr.page, "mutu")
+    fill_entry(qmr.page, "mutu-condition", "is_nonconformity == False", textarea=True)
+    qmr.page.click("#check")
+    qmr.page.wait_for_function("() => !document.querySelector('#problems li.error')", timeout=20_000)
+    qmr.page.click("#diff")
+    qmr.page.wait_for_selector("g.djs-element.diff-changed", timeout=10_000)
+    qmr.shot("editor-3-changes")
+    if qmr.page.is_visible("#ack-row"):
+        qmr.page.check("#ack")
+    qmr.page.fill("#note", "Masa tunggu verifikasi 21 hari; nama triase diperjelas")
+    qmr.page.click("#publish")
+    qmr.page.wait_for_selector("#published:not([hidden])", timeout=20_000)
+    assert "menunggu persetujuan Direktur" in qmr.page.inner_text("#status")
+
+    # The Director approves from the inbox.
+    director = staff("director")
+    director.go("/inbox?scope=roles")
+    director.page.click("a.task-link >> text=Setujui perubahan proses")
+    assert "Masa tunggu verifikasi 21 hari" in director.page.content()
+    director.page.select_option("select[name='f.decision']", "approve")
+    director.page.click("#complete")
+    director.shot("editor-4-director-approved")
+
+    # New cases start on version 2; the older cases keep version 1 until moved.
+    fresh = start_nc(web)
+    with web.session() as s:
+        versions = {
+            i.id: i.process_version.version
+            for i in s.execute(select(ProcessInstance)).scalars()
+            if i.process_key == "nonconformity"
+        }
+    assert versions[fresh] == 2 and versions[older] == 1 and versions[waiting] == 1
+    qmr.go("/processes/nonconformity")
+    page = qmr.page.content()
+    assert "berlaku" in page
+    refused = qmr.page.inner_text(f"#running tr[data-case='{older}']")
+    assert (
+        "tidak" in refused
+        and "nc_record already ran and was changed" not in refused
+        or "already ran" in refused
+    )
+    qmr.shot("editor-5-running-cases")
+    qmr.page.click("#move-all")
+    with web.session() as s:
+        assert s.get(ProcessInstance, waiting).process_version.version == 2
+        assert s.get(ProcessInstance, older).process_version.version == 1

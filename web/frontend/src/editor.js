@@ -1,0 +1,254 @@
+// The QMR's process editor: bpmn-js and dmn-js over a draft's files, checked, diffed and published
+// through the same /api/v1 that scripts use (with the page's session and CSRF token).
+import BpmnModeler from 'bpmn-js/lib/Modeler';
+import DmnModeler from 'dmn-js/lib/Modeler';
+import { BpmnModdle } from 'bpmn-moddle';
+import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from 'bpmn-js-properties-panel';
+import { diff } from 'bpmn-js-differ';
+import Linter from 'bpmnlint/lib/linter';
+import { MutuModule } from './mutu-properties.js';
+import spiffworkflow from './spiffworkflow.json';
+
+const RULES = {
+  'no-disconnected': require('bpmnlint/rules/no-disconnected'),
+  'no-implicit-split': require('bpmnlint/rules/no-implicit-split'),
+  'label-required': require('bpmnlint/rules/label-required'),
+  'start-event-required': require('bpmnlint/rules/start-event-required'),
+  'end-event-required': require('bpmnlint/rules/end-event-required'),
+  'no-duplicate-sequence-flows': require('bpmnlint/rules/no-duplicate-sequence-flows'),
+  'fake-join': require('bpmnlint/rules/fake-join')
+};
+const LINT = { rules: Object.fromEntries(Object.keys(RULES).map((r) => [r, r === 'label-required' || r === 'fake-join' ? 'warn' : 'error'])) };
+
+const root = document.getElementById('editor');
+const data = JSON.parse(document.getElementById('editor-data').textContent);
+const lang = document.documentElement.lang === 'en' ? 'en' : 'id';
+const $ = (id) => document.getElementById(id);
+const say = (text, kind = 'info') => { const s = $('status'); s.textContent = text; s.className = `status ${kind}`; };
+
+const state = {
+  draftId: data.draft_id, key: data.process_key, revision: data.revision, files: data.files,
+  base: data.base_files || {}, current: null, dirty: new Set(), glue: {}, problems: []
+};
+const gluePath = `workflows/${state.key}/process.json`;
+try { state.glue = JSON.parse(state.files[gluePath] || '{}'); } catch (e) { state.glue = {}; }
+
+async function api(method, path, body) {
+  const response = await fetch(`/api/v1${path}`, {
+    method, credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json', 'X-CSRFToken': data.csrf },
+    body: body === undefined ? undefined : JSON.stringify(body)
+  });
+  const json = await response.json().catch(() => ({}));
+  if (!response.ok) { const err = new Error(json.error?.message || response.statusText); err.body = json; err.status = response.status; throw err; }
+  return json;
+}
+
+const mutuContext = {
+  lang,
+  glue: state.glue,
+  operators: data.operators,
+  forms: () => Object.keys(state.files).filter((p) => p.startsWith(`workflows/${state.key}/forms/`)).map((p) => p.split('/').pop()).sort(),
+  setEnglishName(id, value) {
+    state.glue.names_en = state.glue.names_en || {};
+    if (value) state.glue.names_en[id] = value; else delete state.glue.names_en[id];
+    state.dirty.add(gluePath);
+  },
+  setLaneRoles(lane, value) {
+    state.glue.lane_roles = state.glue.lane_roles || {};
+    const roles = value.split(',').map((r) => r.trim()).filter(Boolean);
+    if (!roles.length) delete state.glue.lane_roles[lane];
+    else state.glue.lane_roles[lane] = roles.length === 1 ? roles[0] : roles;
+    state.dirty.add(gluePath);
+  }
+};
+
+const bpmn = new BpmnModeler({
+  container: '#canvas',
+  propertiesPanel: { parent: '#properties' },
+  additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, MutuModule, { mutuContext: ['value', mutuContext] }],
+  moddleExtensions: { spiffworkflow }
+});
+const dmn = new DmnModeler({ container: '#dmn' });
+bpmn.on('commandStack.changed', () => { if (state.current) state.dirty.add(state.current); say(lang === 'en' ? 'Unsaved changes' : 'Ada perubahan yang belum disimpan'); });
+
+// --- files --------------------------------------------------------------------------------
+
+function fileList() {
+  const list = $('files');
+  list.innerHTML = '';
+  for (const path of Object.keys(state.files).sort()) {
+    const item = document.createElement('button');
+    item.type = 'button'; item.textContent = path.replace(`workflows/${state.key}/`, ''); item.dataset.path = path;
+    item.className = path === state.current ? 'on' : '';
+    item.addEventListener('click', () => open(path));
+    list.appendChild(item);
+  }
+}
+
+async function keepCurrent() {
+  const path = state.current;
+  if (!path || !state.dirty.has(path)) return;
+  if (path.endsWith('.bpmn')) state.files[path] = (await bpmn.saveXML({ format: true })).xml;
+  else if (path.endsWith('.dmn')) state.files[path] = (await dmn.saveXML({ format: true })).xml;
+  else state.files[path] = $('json').value;
+}
+
+async function open(path) {
+  await keepCurrent();
+  state.current = path;
+  root.dataset.kind = path.endsWith('.bpmn') ? 'bpmn' : path.endsWith('.dmn') ? 'dmn' : 'json';
+  if (path.endsWith('.bpmn')) {
+    await bpmn.importXML(state.files[path]);
+    bpmn.get('canvas').zoom('fit-viewport');
+    markProblems();
+  } else if (path.endsWith('.dmn')) {
+    await dmn.importXML(state.files[path]);
+  } else {
+    $('json').value = path === gluePath ? JSON.stringify(state.glue, null, 2) : state.files[path];
+  }
+  fileList();
+}
+
+$('json').addEventListener('input', () => {
+  state.dirty.add(state.current);
+  try {
+    const value = JSON.parse($('json').value);
+    if (state.current === gluePath) Object.assign(state.glue, value);
+    $('json').classList.remove('invalid');
+  } catch (e) { $('json').classList.add('invalid'); }
+});
+
+async function save() {
+  await keepCurrent();
+  if (state.dirty.has(gluePath) || state.current !== gluePath) {
+    if (state.dirty.has(gluePath)) state.files[gluePath] = JSON.stringify(state.glue, null, 2) + '\n';
+  }
+  for (const path of [...state.dirty]) {
+    try {
+      const out = await api('PUT', `/drafts/${state.draftId}/files/${path}`, { text: state.files[path], revision: state.revision });
+      state.revision = out.revision;
+      state.dirty.delete(path);
+    } catch (err) {
+      say(err.message, 'error');
+      return false;
+    }
+  }
+  say(lang === 'en' ? `Saved (revision ${state.revision})` : `Tersimpan (revisi ${state.revision})`, 'ok');
+  return true;
+}
+
+// --- check ----------------------------------------------------------------------------------
+
+async function lintInBrowser() {
+  const problems = [];
+  if (!state.current || !state.current.endsWith('.bpmn')) return problems;
+  const definitions = bpmn.getDefinitions();
+  const linter = new Linter({ config: LINT, resolver: { resolveRule: (pkg, name) => RULES[name], resolveConfig: () => LINT } });
+  const reports = await linter.lint(definitions);
+  for (const [rule, list] of Object.entries(reports)) {
+    for (const r of list) problems.push({ file: state.current, element: r.id, severity: r.category === 'error' ? 'error' : 'warning', message: `${r.message} (${rule})` });
+  }
+  const registry = bpmn.get('elementRegistry');
+  for (const el of registry.getAll()) {
+    const bo = el.businessObject;
+    if (el.type === 'bpmn:UserTask') {
+      const props = (bo.extensionElements?.values || []).find((v) => v.$type === 'spiffworkflow:Properties');
+      if (!(props?.properties || []).some((p) => p.name === 'formJsonSchemaFilename' && p.value)) {
+        problems.push({ file: state.current, element: el.id, severity: 'warning', message: lang === 'en' ? 'user task without a form' : 'tugas pengguna tanpa formulir' });
+      }
+    }
+    if (el.type === 'bpmn:Lane' && !(state.glue.lane_roles || {})[bo.name]) {
+      problems.push({ file: state.current, element: el.id, severity: 'warning', message: lang === 'en' ? `lane "${bo.name}" has no role` : `lajur "${bo.name}" belum punya peran` });
+    }
+  }
+  return problems;
+}
+
+function markProblems() {
+  const canvas = bpmn.get('canvas');
+  const registry = bpmn.get('elementRegistry');
+  for (const el of registry.getAll()) { canvas.removeMarker(el.id, 'mutu-error'); canvas.removeMarker(el.id, 'mutu-warning'); }
+  for (const p of state.problems) {
+    if (p.element && p.file === state.current && registry.get(p.element)) canvas.addMarker(p.element, p.severity === 'error' ? 'mutu-error' : 'mutu-warning');
+  }
+}
+
+function showProblems() {
+  const list = $('problems');
+  list.innerHTML = '';
+  if (!state.problems.length) { list.innerHTML = `<li class="ok">${lang === 'en' ? 'No problems found.' : 'Tidak ada masalah.'}</li>`; }
+  for (const p of state.problems) {
+    const li = document.createElement('li');
+    li.className = p.severity;
+    li.textContent = `${p.severity === 'error' ? '✖' : '⚠'} ${p.file}${p.element ? ` [${p.element}]` : ''}: ${p.message}`;
+    li.addEventListener('click', async () => {
+      if (p.file !== state.current && state.files[p.file]) await open(p.file);
+      const el = p.element && bpmn.get('elementRegistry').get(p.element);
+      if (el) { bpmn.get('selection').select(el); bpmn.get('canvas').scrollToElement(el); }
+    });
+    list.appendChild(li);
+  }
+  markProblems();
+  const errors = state.problems.filter((p) => p.severity === 'error').length;
+  $('publish').disabled = errors > 0;
+  $('ack-row').hidden = !state.problems.some((p) => p.severity === 'warning');
+}
+
+async function check() {
+  if (!(await save())) return;
+  say(lang === 'en' ? 'Checking…' : 'Memeriksa…');
+  const server = await api('POST', `/drafts/${state.draftId}/check`);
+  state.problems = [...server.problems, ...(await lintInBrowser())];
+  showProblems();
+  const errors = state.problems.filter((p) => p.severity === 'error').length;
+  say(errors ? (lang === 'en' ? `${errors} error(s)` : `${errors} kesalahan`) : (lang === 'en' ? 'Check passed' : 'Pemeriksaan lolos'), errors ? 'error' : 'ok');
+}
+
+// --- changes against the version in effect --------------------------------------------------
+
+async function showChanges() {
+  await keepCurrent();
+  const path = state.current;
+  if (!path?.endsWith('.bpmn') || !state.base[path]) { say(lang === 'en' ? 'Nothing to compare' : 'Tidak ada pembanding'); return; }
+  const moddle = new BpmnModdle({ spiffworkflow });
+  const before = (await moddle.fromXML(state.base[path])).rootElement;
+  const after = (await moddle.fromXML(state.files[path])).rootElement;
+  const result = diff(before, after);
+  const canvas = bpmn.get('canvas');
+  const registry = bpmn.get('elementRegistry');
+  const mark = (ids, marker) => Object.keys(ids).forEach((id) => registry.get(id) && canvas.addMarker(id, marker));
+  mark(result._added, 'diff-added'); mark(result._changed, 'diff-changed'); mark(result._layoutChanged, 'diff-layout');
+  const words = lang === 'en' ? ['added', 'changed', 'removed', 'moved'] : ['ditambah', 'diubah', 'dihapus', 'dipindah'];
+  const list = $('changes');
+  list.innerHTML = '';
+  for (const [ids, word] of [[result._added, words[0]], [result._changed, words[1]], [result._removed, words[2]], [result._layoutChanged, words[3]]]) {
+    for (const id of Object.keys(ids)) { const li = document.createElement('li'); li.textContent = `${word}: ${id}`; li.className = `diff-${word}`; list.appendChild(li); }
+  }
+  say(lang === 'en' ? 'Changes marked on the canvas' : 'Perubahan ditandai di diagram', 'ok');
+}
+
+async function publish() {
+  if (!(await save())) return;
+  try {
+    const out = await api('POST', `/drafts/${state.draftId}/publish`, { note: $('note').value, acknowledge_warnings: $('ack').checked });
+    say(out.state === 'in_effect'
+      ? (lang === 'en' ? `Version ${out.version} is in effect` : `Versi ${out.version} berlaku`)
+      : (lang === 'en' ? `Version ${out.version} waits for the Director's approval` : `Versi ${out.version} menunggu persetujuan Direktur`), 'ok');
+    $('published').hidden = false;
+    root.dataset.published = String(out.version);
+  } catch (err) {
+    if (err.body?.error?.problems) { state.problems = err.body.error.problems; showProblems(); }
+    say(err.message, 'error');
+  }
+}
+
+$('save').addEventListener('click', save);
+$('check').addEventListener('click', check);
+$('diff').addEventListener('click', showChanges);
+$('publish').addEventListener('click', publish);
+window.addEventListener('beforeunload', (e) => { if (state.dirty.size) { e.preventDefault(); e.returnValue = ''; } });
+window.mutuEditor = { bpmn, dmn, state, open, save, check };
+
+const first = Object.keys(state.files).find((p) => p === `bpmn/${state.key}.bpmn`) || Object.keys(state.files).find((p) => p.endsWith('.bpmn'));
+open(first).then(() => { root.dataset.ready = '1'; say(lang === 'en' ? 'Ready' : 'Siap'); });

@@ -1,0 +1,137 @@
+"""The OpenAPI paths of the process owners' routes (web/editor_api.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .openapi import KEY, OBJ, PATH, REVISION, TEXT, ZIP, _op, _p, _resp
+
+
+def editor_paths() -> dict[str, Any]:
+    return {
+        "/processes/{process_key}/versions": {
+            "get": _op(
+                "Every version with its state (in_effect, scheduled, superseded, waiting_approval, "
+                "returned), note, who prepared and approved it, and from when it is in effect",
+                {"200": _resp("versions", OBJ)},
+                403,
+                404,
+                params=[KEY],
+            )
+        },
+        "/processes/{process_key}/versions/{version}/bundle": {
+            "get": {
+                **_op("The version's bundle as a zip (bpmn/, workflows/<key>/)", {"200": ZIP}, 403, 404),
+                "parameters": [KEY, _p("version")],
+            }
+        },
+        "/processes/{process_key}/drafts": {
+            "post": {
+                **_op(
+                    "A new draft from an uploaded bundle (application/zip), or from the version in effect",
+                    {"201": _resp("the draft with its files", OBJ)},
+                    400,
+                    403,
+                    404,
+                    413,
+                    422,
+                ),
+                "parameters": [KEY],
+            }
+        },
+        "/drafts/{draft_id}": {
+            "get": _op(
+                "A draft: its revision and files (path -> text)",
+                {"200": _resp("the draft", OBJ)},
+                403,
+                404,
+                params=[_p("draft_id")],
+            )
+        },
+        "/drafts/{draft_id}/files/{path}": {
+            "put": _op(
+                "Write one file of the draft from the revision you read (stale: a 409 naming who saved)",
+                {"200": _resp("the draft's new revision", OBJ)},
+                400,
+                403,
+                404,
+                409,
+                body={
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["text", "revision"],
+                    "properties": {"text": TEXT, "revision": REVISION},
+                },
+                params=[_p("draft_id"), PATH],
+            ),
+            "delete": _op(
+                "Delete one file of the draft",
+                {"200": _resp("the draft's new revision", OBJ)},
+                400,
+                403,
+                404,
+                409,
+                body={
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["revision"],
+                    "properties": {"revision": REVISION},
+                },
+                params=[_p("draft_id"), PATH],
+            ),
+        },
+        "/drafts/{draft_id}/check": {
+            "post": _op(
+                "Check the draft: problems, each with file, element, severity (error, warning) and message",
+                {"200": _resp("the problems", OBJ)},
+                403,
+                404,
+                params=[_p("draft_id")],
+            )
+        },
+        "/drafts/{draft_id}/publish": {
+            "post": _op(
+                "Publish the draft with a change note: the new version waits for the Director's approval",
+                {"201": _resp("the version and its state (waiting_approval or in_effect)", OBJ)},
+                400,
+                403,
+                404,
+                409,
+                422,
+                body={
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["note"],
+                    "properties": {"note": TEXT, "acknowledge_warnings": {"type": "boolean"}},
+                },
+                params=[_p("draft_id")],
+            )
+        },
+        "/processes/{process_key}/migrations": {
+            "post": {
+                **_op(
+                    "Move running cases to a version: per case moved, or the reason it cannot",
+                    {"200": _resp("the moves", OBJ)},
+                    400,
+                    403,
+                    404,
+                    409,
+                    body={
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["to"],
+                        "properties": {
+                            "to": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                            "instances": {
+                                "type": "array",
+                                "maxItems": 10_000,
+                                "items": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                            },
+                            "dry_run": {"type": "boolean", "default": False},
+                        },
+                    },
+                ),
+                "parameters": [KEY],
+            }
+        },
+    }

@@ -1,0 +1,206 @@
+"""The QMR's pages: the process catalogue (manual 8.1, 8.3), versions and running cases, the editor."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import func, select
+
+from engine import drafts, policy, versioning
+from engine.errors import MutuError, NotFound
+from engine.models import CaseRecord, ProcessDraft, ProcessInstance, ProcessVersion
+
+from .core import db, engine, glue, now, process_label
+
+bp = Blueprint("processes", __name__)
+
+
+def _counts() -> dict[str, dict[str, int]]:
+    rows = (
+        db()
+        .execute(
+            select(ProcessInstance.process_key, ProcessInstance.status, func.count()).group_by(
+                ProcessInstance.process_key, ProcessInstance.status
+            )
+        )
+        .all()
+    )
+    out: dict[str, dict[str, int]] = {}
+    for key, status, count in rows:
+        out.setdefault(key, {})[status] = count
+    return out
+
+
+@bp.get("/processes")
+def catalogue():  # type: ignore[no-untyped-def]
+    keys = sorted(set(db().execute(select(ProcessVersion.process_key).distinct()).scalars()))
+    counts = _counts()
+    entries = []
+    for key in keys:
+        try:
+            version = engine().latest_version(db(), key)
+        except NotFound:
+            version = None
+        meta = glue(key)
+        entries.append(
+            {
+                "key": key,
+                "label": process_label(key),
+                "version": version,
+                "glue": meta,
+                "counts": counts.get(key, {}),
+            }
+        )
+    return render_template("catalogue.html", entries=entries, may_edit=drafts.may_edit(current_user))
+
+
+@bp.get("/processes/<process_key>")
+def process_page(process_key: str):  # type: ignore[no-untyped-def]
+    try:
+        versions = versioning.states(db(), process_key, now())
+    except NotFound:
+        abort(404)
+    in_effect = next((v for v, s in versions if s == "in_effect"), None)
+    running = (
+        db()
+        .execute(
+            select(ProcessInstance, CaseRecord.number, ProcessVersion.version)
+            .join(ProcessVersion, ProcessVersion.id == ProcessInstance.process_version_id)
+            .outerjoin(CaseRecord, CaseRecord.instance_id == ProcessInstance.id)
+            .where(
+                ProcessInstance.process_key == process_key,
+                ProcessInstance.status.in_(("running", "incident", "suspended")),
+            )
+            .order_by(ProcessVersion.version, ProcessInstance.id)
+            .limit(500)
+        )
+        .all()
+    )
+    report = None
+    if in_effect is not None and policy.may_manage(current_user):
+        older = [inst.id for inst, _n, v in running if v != in_effect.version]
+        if older:
+            report = {
+                m.instance_id: m
+                for m in versioning.migrate_many(
+                    db(),
+                    engine(),
+                    process_key,
+                    in_effect.version,
+                    current_user,
+                    instance_ids=older,
+                    dry_run=True,
+                )
+            }
+            db().rollback()
+    open_drafts = (
+        db()
+        .execute(
+            select(ProcessDraft)
+            .where(ProcessDraft.process_key == process_key, ProcessDraft.status == "open")
+            .order_by(ProcessDraft.id.desc())
+        )
+        .scalars()
+        .all()
+        if drafts.may_edit(current_user)
+        else []
+    )
+    return render_template(
+        "process.html",
+        key=process_key,
+        label=process_label(process_key),
+        versions=versions,
+        in_effect=in_effect,
+        running=running,
+        report=report,
+        drafts=open_drafts,
+        may_edit=drafts.may_edit(current_user),
+        may_manage=policy.may_manage(current_user),
+    )
+
+
+@bp.post("/processes/<process_key>/move")
+def move(process_key: str):  # type: ignore[no-untyped-def]
+    """Move the chosen (or all movable) older cases to the version in effect, with a report."""
+    version = engine().latest_version(db(), process_key)
+    chosen = [int(v) for v in request.form.getlist("instance") if v.isascii() and v.isdigit() and len(v) < 10]
+    if request.form.get("all"):
+        chosen = []
+    moves = versioning.migrate_many(
+        db(), engine(), process_key, version.version, current_user, instance_ids=chosen or None
+    )
+    db().commit()
+    moved = sum(m.moved for m in moves)
+    flash(
+        _(
+            "%(moved)s case(s) moved to version %(v)s; %(refused)s could not move.",
+            moved=moved,
+            v=version.version,
+            refused=len(moves) - moved,
+        ),
+        "info",
+    )
+    return redirect(url_for("processes.process_page", process_key=process_key))
+
+
+@bp.post("/processes/<process_key>/edit")
+def edit(process_key: str):  # type: ignore[no-untyped-def]
+    """Open the editor on this user's open draft of the process, or on a new one."""
+    drafts.check_may_edit(current_user)
+    draft = (
+        db()
+        .execute(
+            select(ProcessDraft)
+            .where(
+                ProcessDraft.process_key == process_key,
+                ProcessDraft.status == "open",
+                ProcessDraft.created_by_id == current_user.id,
+            )
+            .order_by(ProcessDraft.id.desc())
+        )
+        .scalars()
+        .first()
+    )
+    if draft is None:
+        draft = drafts.create(db(), engine(), process_key, current_user, now())
+        db().commit()
+    return redirect(url_for("processes.editor", draft_id=draft.id))
+
+
+@bp.get("/drafts/<int:draft_id>/edit")
+def editor(draft_id: int):  # type: ignore[no-untyped-def]
+    draft = drafts.get(db(), draft_id, current_user)
+    if draft.status != "open":
+        raise MutuError(_("This draft is %(status)s.", status=draft.status))
+    base: dict[str, str] = {}
+    if draft.base_version is not None:
+        version = (
+            db()
+            .execute(
+                select(ProcessVersion).where(
+                    ProcessVersion.process_key == draft.process_key,
+                    ProcessVersion.version == draft.base_version,
+                )
+            )
+            .scalar_one_or_none()
+        )
+        if version is not None:
+            base = {
+                p: t
+                for p, t in drafts.version_bundle(engine(), db(), version).items()
+                if p.startswith("bpmn/")
+            }
+    editor_data = {
+        "draft_id": draft.id,
+        "process_key": draft.process_key,
+        "revision": draft.revision,
+        "files": draft.files,
+        "base_files": base,
+        "operators": sorted(engine().services.names()),
+        "csrf": generate_csrf(),
+    }
+    return render_template(
+        "editor.html", draft=draft, label=process_label(draft.process_key), editor_data=editor_data
+    )
