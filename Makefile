@@ -76,13 +76,15 @@ test: install assets browser
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
-bench: install
+bench: install assets
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/http.py
+	$(BIN)/python bench/editor.py
 
-bench-quick: install
+bench-quick: install assets
 	$(BIN)/python bench/engine.py --quick
 	$(BIN)/python bench/http.py --quick
+	$(BIN)/python bench/editor.py --quick
 
 lint: install
 	$(BIN)/ruff check .

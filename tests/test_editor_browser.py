@@ -24,7 +24,9 @@ def select_element(page: Any, element_id: str) -> None:
         element_id,
     )
     # The panel renders the selection a moment later: wait until it shows this element.
-    page.wait_for_function("(id) => document.querySelector('#bio-properties-panel-id')?.value === id", arg=element_id)
+    page.wait_for_function(
+        "(id) => document.querySelector('#bio-properties-panel-id')?.value === id", arg=element_id
+    )
 
 
 def open_group(page: Any, group: str) -> None:
@@ -86,6 +88,12 @@ def test_the_qmr_edits_checks_publishes_and_the_director_approves(web, staff):  
     fill_entry(qmr.page, "mutu-condition", "is_nonconformity == False", textarea=True)
     qmr.page.click("#check")
     qmr.page.wait_for_function("() => !document.querySelector('#problems li.error')", timeout=20_000)
+    # The decision tables open in dmn-js on the same page, and back to the diagram.
+    qmr.page.click("#files button[data-path='bpmn/nonconformity.dmn']")
+    qmr.page.wait_for_selector(".dmn-drd-container, .tjs-container", timeout=15_000)
+    qmr.shot("editor-3a-decision-table")
+    qmr.page.click("#files button[data-path='bpmn/nonconformity.bpmn']")
+    qmr.page.wait_for_selector("#canvas .djs-container", timeout=15_000)
     qmr.page.click("#diff")
     qmr.page.wait_for_selector("g.djs-element.diff-changed", timeout=10_000)
     qmr.shot("editor-3-changes")

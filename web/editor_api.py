@@ -109,14 +109,18 @@ def _uploaded_zip() -> bytes | None:
 
 @bp.post("/processes/<process_key>/drafts")
 def create_draft(process_key: str):  # type: ignore[no-untyped-def]
-    """A draft: from an uploaded bundle zip, or (a JSON body or none) from the version in effect."""
+    """A draft from an uploaded bundle zip, from an old version (``from_version``: a restore), or
+    (no body) from the version in effect."""
     data = _uploaded_zip()
-    files = None
+    files, from_version = None, None
     if data is not None:
         files = bundle.read_zip(data, runtime().settings.max_upload_bytes)
     elif request.content_length:
-        _body()
-    draft = drafts.create(db(), engine(), process_key, current_user, now(), files)
+        body = _body("from_version")
+        from_version = _int(body.get("from_version"))
+        if "from_version" in body and from_version is None:
+            raise ApiError(400, "bad_request", "from_version must be a version number")
+    draft = drafts.create(db(), engine(), process_key, current_user, now(), files, from_version=from_version)
     db().commit()
     return jsonify(_draft_json(draft)), 201
 

@@ -28,7 +28,8 @@ def editor_paths() -> dict[str, Any]:
         "/processes/{process_key}/drafts": {
             "post": {
                 **_op(
-                    "A new draft from an uploaded bundle (application/zip), or from the version in effect",
+                    "A new draft: from an uploaded bundle (application/zip), from an old version "
+                    '(JSON {"from_version": n}: a restore), or from the version in effect (no body)',
                     {"201": _resp("the draft with its files", OBJ)},
                     400,
                     403,
@@ -37,6 +38,20 @@ def editor_paths() -> dict[str, Any]:
                     422,
                 ),
                 "parameters": [KEY],
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "properties": {
+                                    "from_version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+                                },
+                            }
+                        }
+                    },
+                },
             }
         },
         "/drafts/{draft_id}": {

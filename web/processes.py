@@ -169,6 +169,18 @@ def edit(process_key: str):  # type: ignore[no-untyped-def]
     return redirect(url_for("processes.editor", draft_id=draft.id))
 
 
+@bp.post("/processes/<process_key>/restore/<int:version>")
+def restore(process_key: str, version: int):  # type: ignore[no-untyped-def]
+    """Restore = an old version's content as a new draft, published through the same approval."""
+    draft = drafts.create(db(), engine(), process_key, current_user, now(), from_version=version)
+    db().commit()
+    flash(
+        _("Draft %(id)s holds version %(v)s; publish it to restore that version.", id=draft.id, v=version),
+        "info",
+    )
+    return redirect(url_for("processes.editor", draft_id=draft.id))
+
+
 @bp.get("/drafts/<int:draft_id>/edit")
 def editor(draft_id: int):  # type: ignore[no-untyped-def]
     draft = drafts.get(db(), draft_id, current_user)

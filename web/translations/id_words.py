@@ -234,4 +234,6 @@ WORDS = {
     "Move the selected cases": "Pindahkan kasus terpilih",
     "Move all that can": "Pindahkan semua yang bisa",
     "No running cases.": "Tidak ada kasus berjalan.",
+    "Draft %(id)s holds version %(v)s; publish it to restore that version.": "Draf %(id)s berisi versi %(v)s; terbitkan untuk memulihkan versi itu.",
+    "Restore": "Pulihkan",
 }

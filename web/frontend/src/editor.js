@@ -8,6 +8,7 @@ import { diff } from 'bpmn-js-differ';
 import Linter from 'bpmnlint/lib/linter';
 import { MutuModule } from './mutu-properties.js';
 import spiffworkflow from './spiffworkflow.json';
+import { translateModule } from './translate.js';
 
 const RULES = {
   'no-disconnected': require('bpmnlint/rules/no-disconnected'),
@@ -66,11 +67,20 @@ const mutuContext = {
 const bpmn = new BpmnModeler({
   container: '#canvas',
   propertiesPanel: { parent: '#properties' },
-  additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, MutuModule, { mutuContext: ['value', mutuContext] }],
+  additionalModules: [
+    BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, MutuModule,
+    { mutuContext: ['value', mutuContext] }, translateModule(lang)
+  ],
   moddleExtensions: { spiffworkflow }
 });
 const dmn = new DmnModeler({ container: '#dmn' });
-bpmn.on('commandStack.changed', () => { if (state.current) state.dirty.add(state.current); say(lang === 'en' ? 'Unsaved changes' : 'Ada perubahan yang belum disimpan'); });
+let autosave = null;
+bpmn.on('commandStack.changed', () => {
+  if (state.current) state.dirty.add(state.current);
+  say(lang === 'en' ? 'Unsaved changes' : 'Ada perubahan yang belum disimpan');
+  clearTimeout(autosave);
+  autosave = setTimeout(save, 4000); // drafts are kept on the server as one works
+});
 
 // --- files --------------------------------------------------------------------------------
 
@@ -119,7 +129,14 @@ $('json').addEventListener('input', () => {
   } catch (e) { $('json').classList.add('invalid'); }
 });
 
-async function save() {
+// Saves run one after another, so an autosave and a click never send the same revision twice.
+let saving = Promise.resolve(true);
+function save() {
+  saving = saving.then(saveNow, saveNow);
+  return saving;
+}
+
+async function saveNow() {
   await keepCurrent();
   if (state.dirty.has(gluePath) || state.current !== gluePath) {
     if (state.dirty.has(gluePath)) state.files[gluePath] = JSON.stringify(state.glue, null, 2) + '\n';
