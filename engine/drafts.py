@@ -17,10 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import audit, bundle, names
-from .deploy import _all_specs, check
+from .deploy import NS, _all_specs, check
 from .errors import Conflict, DeployError, InvalidState, MutuError, NotAuthorized, NotFound, Problem
 from .models import ProcessDraft, ProcessVersion, User
 from .registry import glue_files
+from .spiff import XmlRefused, parse_xml
 
 EDITOR_ROLES = frozenset({"qmr", "admin"})
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -71,8 +72,10 @@ def create(
     actor: User,
     now: datetime,
     files: dict[str, str] | None = None,
+    *,
+    from_version: int | None = None,
 ) -> ProcessDraft:
-    """A new draft: the uploaded bundle's files, or (``files`` None) the version in effect's."""
+    """A new draft: an uploaded bundle's files, an old version's (a restore), or the version in effect's."""
     check_may_edit(actor)
     base: ProcessVersion | None = None
     try:
@@ -80,6 +83,15 @@ def create(
     except NotFound:
         if files is None:
             raise
+    if files is None and from_version is not None:
+        old = session.execute(
+            select(ProcessVersion).where(
+                ProcessVersion.process_key == process_key, ProcessVersion.version == from_version
+            )
+        ).scalar_one_or_none()
+        if old is None:
+            raise NotFound(f"{process_key} has no version {from_version}")
+        files = version_bundle(engine, session, old)
     if files is None:
         assert base is not None
         files = version_bundle(engine, session, base)
@@ -197,12 +209,34 @@ def check_files(engine: Any, process_key: str, files: dict[str, str]) -> Checked
         )
         return Checked(found)
     item = target[0]
+    flows = _condition_flows(files)
     file_of = {s.name: f"bpmn/{s.file}" for s in _all_specs(item.spec, item.subprocess_specs) if s.file}
     for severity, problem in names.problems(
         _all_specs(item.spec, item.subprocess_specs), item.forms, registry.get(process_key), file_of
     ):
+        if problem.message.startswith("condition reads "):  # name the flow, not its gateway
+            name = problem.message.split("'")[1]
+            flow = next((f for src, f, text in flows if src == problem.element and name in text), None)
+            problem = Problem(problem.file, flow or problem.element, problem.message)
         found.append(_problem(severity, problem))
     return Checked(found, item, registry, sources)
+
+
+def _condition_flows(files: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(source gateway, flow id, condition text) of every conditional flow in the draft's diagrams."""
+    out: list[tuple[str, str, str]] = []
+    for path, text in files.items():
+        if not path.endswith(".bpmn"):
+            continue
+        try:
+            root = parse_xml(text)
+        except XmlRefused:
+            continue
+        for flow in root.iterfind(".//bpmn:sequenceFlow", NS):
+            cond = flow.find("bpmn:conditionExpression", NS)
+            if cond is not None and flow.get("sourceRef") and flow.get("id"):
+                out.append((flow.get("sourceRef", ""), flow.get("id", ""), cond.text or ""))
+    return out
 
 
 def _in_bundle(problem: Problem, files: dict[str, str]) -> Problem:
@@ -252,6 +286,18 @@ def _json_changes(path: str, old: str, new: str) -> list[str]:
     return [f"{path}: {k} changed" for k in keys] or [f"changed {path}"]
 
 
+def base_files(engine: Any, session: Session, draft: ProcessDraft) -> dict[str, str]:
+    """The bundle of the version the draft started from (empty for a new process)."""
+    if draft.base_version is None:
+        return {}
+    base = session.execute(
+        select(ProcessVersion).where(
+            ProcessVersion.process_key == draft.process_key, ProcessVersion.version == draft.base_version
+        )
+    ).scalar_one_or_none()
+    return version_bundle(engine, session, base) if base is not None else {}
+
+
 def publish(
     session: Session,
     engine: Any,
@@ -289,16 +335,7 @@ def publish(
     if not result.created:
         raise InvalidState("the draft is the same as the latest version: nothing to publish")
     version = result.created[0]
-    before: dict[str, str] = {}
-    if draft.base_version is not None:
-        base = session.execute(
-            select(ProcessVersion).where(
-                ProcessVersion.process_key == draft.process_key, ProcessVersion.version == draft.base_version
-            )
-        ).scalar_one_or_none()
-        if base is not None:
-            before = version_bundle(engine, session, base)
-    listed = changes(before, draft.files)
+    listed = changes(base_files(engine, session, draft), draft.files)
     draft.status, draft.published_version = "published", version.version
     draft.updated_at, draft.updated_by_id = now, actor.id
     if state == "waiting_approval":

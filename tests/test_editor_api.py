@@ -169,3 +169,27 @@ def test_publish_approve_and_move_cases_through_the_api(web):  # type: ignore[no
     moved = qmr.call("POST", "/processes/nonconformity/migrations", {"to": 2, "instances": [old]}).get_json()
     assert moved["moved"] == 1
     assert qmr.call("GET", "/processes/nonconformity/versions").get_json()["items"][0]["running"] == 1
+
+
+def test_restore_an_old_version_and_see_the_changes_before_publishing(web):  # type: ignore[no-untyped-def]
+    qmr = api_for(web, "qmr")
+    draft = qmr.call("POST", "/processes/nonconformity/drafts", {}).get_json()
+    form = json.loads(draft["files"][TRIAGE])
+    form["title"] = "Triase QMR"
+    form["properties"]["note_qmr"] = {"type": "string", "title": "Catatan QMR"}
+    qmr.call("PUT", f"/drafts/{draft['id']}/files/{TRIAGE}", {"text": json.dumps(form), "revision": 1})
+    checked = qmr.call("POST", f"/drafts/{draft['id']}/check").get_json()
+    assert (
+        f"{TRIAGE}: field 'note_qmr' added" in checked["changes"]
+        and f"{TRIAGE}: title changed" in checked["changes"]
+    )
+    broken = draft["files"][BPMN].replace(">is_nonconformity == False<", ">is_nonconformty == False<")
+    qmr.call("PUT", f"/drafts/{draft['id']}/files/{BPMN}", {"text": broken, "revision": 2})
+    problems = qmr.call("POST", f"/drafts/{draft['id']}/check").get_json()["problems"]
+    assert [(p["element"], p["severity"]) for p in problems] == [
+        ("nc_f_not_nc", "error")
+    ]  # the flow, not its gateway
+    restored = qmr.call("POST", "/processes/nonconformity/drafts", {"from_version": 1})
+    assert restored.status_code == 201 and restored.get_json()["files"][TRIAGE] != json.dumps(form)
+    assert qmr.call("POST", "/processes/nonconformity/drafts", {"from_version": 7}).status_code == 404
+    assert qmr.call("POST", "/processes/nonconformity/drafts", {"from_version": "1"}).status_code == 400

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select
@@ -65,6 +66,9 @@ def test_the_qmr_edits_checks_publishes_and_the_director_approves(web, staff):  
     fill_entry(qmr.page, "name", "Triase oleh QMR")
     open_group(qmr.page, "mutu")
     fill_entry(qmr.page, "mutu-name-en", "Triage by the QMR")
+    fill_entry(
+        qmr.page, "mutu-docs-en", "The QMR decides whether the finding is a nonconformity.", textarea=True
+    )
     # A new verification waiting time, with the helper saying it in words.
     select_element(qmr.page, "nc_wait")
     open_group(qmr.page, "mutu")
@@ -102,6 +106,15 @@ def test_the_qmr_edits_checks_publishes_and_the_director_approves(web, staff):  
     qmr.page.fill("#note", "Masa tunggu verifikasi 21 hari; nama triase diperjelas")
     qmr.page.click("#publish")
     qmr.page.wait_for_selector("#published:not([hidden])", timeout=20_000)
+    with web.session() as s:
+        from engine.models import ProcessDraft
+
+        glue = json.loads(
+            s.execute(select(ProcessDraft)).scalars().first().files["workflows/nonconformity/process.json"]
+        )
+    assert glue["names_en"]["nc_triage"] == "Triage by the QMR" and glue["docs_en"]["nc_triage"].startswith(
+        "The QMR"
+    )
     assert "menunggu persetujuan Direktur" in qmr.page.inner_text("#status")
 
     # The Director approves from the inbox.

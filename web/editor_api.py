@@ -169,7 +169,11 @@ def delete_draft_file(draft_id: int, path: str):  # type: ignore[no-untyped-def]
 def check_draft(draft_id: int):  # type: ignore[no-untyped-def]
     draft = drafts.get(db(), draft_id, current_user)
     checked = drafts.check_files(engine(), draft.process_key, draft.files)
-    return jsonify(revision=draft.revision, problems=checked.problems)
+    return jsonify(
+        revision=draft.revision,
+        problems=checked.problems,
+        changes=drafts.changes(drafts.base_files(engine(), db(), draft), draft.files),
+    )
 
 
 @bp.post("/drafts/<int:draft_id>/publish")

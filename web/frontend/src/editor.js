@@ -55,6 +55,21 @@ const mutuContext = {
     if (value) state.glue.names_en[id] = value; else delete state.glue.names_en[id];
     state.dirty.add(gluePath);
   },
+  setEnglishDocs(id, value) {
+    state.glue.docs_en = state.glue.docs_en || {};
+    if (value) state.glue.docs_en[id] = value; else delete state.glue.docs_en[id];
+    state.dirty.add(gluePath);
+  },
+  newForm(name) {
+    const file = name.replace(/[^A-Za-z0-9_-]/g, '_').replace(/\.json$/, '') + '.json';
+    const path = `workflows/${state.key}/forms/${file}`;
+    if (!state.files[path]) {
+      state.files[path] = JSON.stringify({ type: 'object', title: name, 'x-mutu': { title_en: name }, properties: {} }, null, 2) + '\n';
+      state.dirty.add(path);
+      fileList();
+    }
+    return file;
+  },
   setLaneRoles(lane, value) {
     state.glue.lane_roles = state.glue.lane_roles || {};
     const roles = value.split(',').map((r) => r.trim()).filter(Boolean);
@@ -218,6 +233,9 @@ async function check() {
   const server = await api('POST', `/drafts/${state.draftId}/check`);
   state.problems = [...server.problems, ...(await lintInBrowser())];
   showProblems();
+  const list = $('changes');
+  list.innerHTML = '';
+  for (const line of server.changes || []) { const li = document.createElement('li'); li.textContent = line; list.appendChild(li); }
   const errors = state.problems.filter((p) => p.severity === 'error').length;
   say(errors ? (lang === 'en' ? `${errors} error(s)` : `${errors} kesalahan`) : (lang === 'en' ? 'Check passed' : 'Pemeriksaan lolos'), errors ? 'error' : 'ok');
 }

@@ -115,6 +115,14 @@ const englishName = text('mutu-name-en', 'Name (English)',
   (el, s) => s.mutu.glue.names_en?.[el.id] || '',
   (el, v, s) => s.mutu.setEnglishName(el.id, v));
 
+const englishDocs = area('mutu-docs-en', 'Documentation (English)',
+  (el, s) => s.mutu.glue.docs_en?.[el.id] || '',
+  (el, v, s) => s.mutu.setEnglishDocs(el.id, v));
+
+const newForm = text('mutu-new-form', 'New form (name), then pick it above',
+  () => '',
+  (el, v, s) => { if (v) setProperty(el, 'formJsonSchemaFilename', s.mutu.newForm(v), s); });
+
 const clauses = text('mutu-clauses', 'Manual clauses (e.g. 8.7, 8.6)',
   (el) => getProperty(getBusinessObject(el), 'clauses'),
   (el, v, s) => setProperty(el, 'clauses', v, s));
@@ -209,9 +217,11 @@ function mutuEntries(element) {
   }
   if (is(element, 'bpmn:FlowElement') && !is(element, 'bpmn:SequenceFlow')) {
     out.push(entry('mutu-name-en', englishName, isTextFieldEntryEdited));
+    out.push(entry('mutu-docs-en', englishDocs, isTextAreaEntryEdited));
   }
   if (is(element, 'bpmn:UserTask') || (is(element, 'bpmn:StartEvent') && !timerDefinition(element))) {
     out.push(entry('mutu-form', form, isSelectEntryEdited));
+    out.push(entry('mutu-new-form', newForm, isTextFieldEntryEdited));
   }
   if (is(element, 'bpmn:UserTask') || is(element, 'bpmn:ManualTask')) {
     out.push(entry('mutu-due', due, isTextFieldEntryEdited));

@@ -26,7 +26,8 @@ const ID = {
   'Business rule task': 'Tugas aturan bisnis', 'Exclusive gateway': 'Gateway eksklusif', 'Parallel gateway': 'Gateway paralel',
   'Start event': 'Peristiwa mulai', 'End event': 'Peristiwa akhir', 'Lane': 'Lajur', 'Participant': 'Peserta',
   'Timer intermediate catch event': 'Peristiwa timer antara', 'Process': 'Proses', 'Section contains edits': 'Bagian berisi perubahan',
-  'Toggle section': 'Buka/tutup bagian'
+  'Toggle section': 'Buka/tutup bagian', 'Documentation (English)': 'Dokumentasi (Inggris)',
+  'New form (name), then pick it above': 'Formulir baru (nama), lalu pilih di atas'
 };
 
 export function translateModule(lang) {
