@@ -35,6 +35,8 @@ $(EDITOR): $(VENDOR) $(EDITOR_SRC)
 	cd web/frontend && PATH="$(CURDIR)/$(BIN):$$PATH" node_modules/.bin/esbuild src/editor.js --bundle --minify --format=iife \
 		--target=es2020 --define:process.env.NODE_ENV='"production"' --log-level=warning \
 		--outfile=../static/vendor/editor/editor.js
+	cd web/frontend && PATH="$(CURDIR)/$(BIN):$$PATH" node_modules/.bin/esbuild src/diff.js --bundle --minify --format=iife \
+		--target=es2020 --log-level=warning --outfile=../static/vendor/editor/diff.js
 	cp -r web/frontend/node_modules/bpmn-js/dist/assets/bpmn-font web/frontend/node_modules/bpmn-js/dist/assets/bpmn-js.css \
 		web/frontend/node_modules/bpmn-js/dist/assets/diagram-js.css \
 		web/frontend/node_modules/@bpmn-io/properties-panel/dist/assets/properties-panel.css \

@@ -193,3 +193,45 @@ def test_restore_an_old_version_and_see_the_changes_before_publishing(web):  # t
     assert restored.status_code == 201 and restored.get_json()["files"][TRIAGE] != json.dumps(form)
     assert qmr.call("POST", "/processes/nonconformity/drafts", {"from_version": 7}).status_code == 404
     assert qmr.call("POST", "/processes/nonconformity/drafts", {"from_version": "1"}).status_code == 400
+
+
+def test_a_bundle_imports_from_the_browser_and_each_version_shows_its_changes(web):  # type: ignore[no-untyped-def]
+    qmr, page = api_for(web, "qmr"), web.client("qmr")
+    zipped = qmr.c.get(
+        "/api/v1/processes/nonconformity/versions/1/bundle", headers={"Authorization": f"Bearer {qmr.token}"}
+    ).data
+    imported = page.post(
+        "/processes/nonconformity/import",
+        {"bundle": (io.BytesIO(zipped), "nc.zip")},
+        content_type="multipart/form-data",
+    )
+    assert (
+        imported.status_code == 302
+        and "/drafts/" in imported.location
+        and imported.location.endswith("/edit")
+    )
+    editor = page.get(imported.location)
+    assert editor.status_code == 200 and 'id="editor-data"' in editor.get_data(as_text=True)
+    refused = page.post(
+        "/processes/nonconformity/import",
+        {"bundle": (io.BytesIO(b"nope"), "x.zip")},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 302 and "not a zip file" in page.get(refused.location).get_data(
+        as_text=True
+    )
+    assert (
+        web.client("teamlead")
+        .post(
+            "/processes/nonconformity/import",
+            {"bundle": (io.BytesIO(zipped), "nc.zip")},
+            content_type="multipart/form-data",
+        )
+        .status_code
+        == 403
+    )
+    diff = web.client("director").get("/processes/nonconformity/versions/1/diff")
+    assert diff.status_code == 200 and 'id="diff-data"' in diff.get_data(as_text=True)
+    assert page.get("/processes/nonconformity/versions/9/diff").status_code == 404
+    catalogue = page.get("/processes").get_data(as_text=True)
+    assert "Persetujuan perubahan proses" in catalogue and "8.3" in catalogue and "Tidak berlaku" in catalogue

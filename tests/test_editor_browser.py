@@ -117,8 +117,13 @@ def test_the_qmr_edits_checks_publishes_and_the_director_approves(web, staff):  
     )
     assert "menunggu persetujuan Direktur" in qmr.page.inner_text("#status")
 
-    # The Director approves from the inbox.
+    # The Director sees the diagram with the changes marked, then approves from the inbox.
     director = staff("director")
+    director.go("/processes/nonconformity/versions/2/diff")
+    director.page.wait_for_selector("#diff[data-ready='1']", timeout=20_000)
+    assert director.page.locator("g.djs-element.diff-changed").count() >= 1
+    assert "nc_wait" in director.page.inner_text("#diff-list")
+    director.shot("editor-4a-director-sees-the-diff")
     director.go("/inbox?scope=roles")
     director.page.click("a.task-link >> text=Setujui perubahan proses")
     assert "Masa tunggu verifikasi 21 hari" in director.page.content()

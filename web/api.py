@@ -18,7 +18,7 @@ from engine.policy import STATEMENT, STATEMENT_VERSION
 from engine.signin import BadCredentials, LoginThrottled
 
 from .cases import _process_keys, masked_fields
-from .core import MAX_PAGE, db, engine, now, runtime, task_label
+from .core import MAX_PAGE, db, engine, now, runtime, task_label, use_case_glue
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -294,6 +294,7 @@ def complete(task_id: int):  # type: ignore[no-untyped-def]
 
 
 def _case_json(instance: ProcessInstance, case: CaseRecord | None) -> dict[str, Any]:
+    use_case_glue(instance)
     hidden = masked_fields(instance.process_key)
     return {
         "id": instance.id,
@@ -347,6 +348,7 @@ def case(instance_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/cases/<int:instance_id>/history")
 def history(instance_id: int):  # type: ignore[no-untyped-def]
     instance = policy.check_may_see(db(), current_user, instance_id)
+    use_case_glue(instance)
     hidden = masked_fields(instance.process_key)
     return jsonify(
         items=[

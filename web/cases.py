@@ -35,6 +35,7 @@ from .core import (
     process_label,
     process_names,
     runtime,
+    use_case_glue,
 )
 
 bp = Blueprint("cases", __name__)
@@ -140,6 +141,7 @@ def _word(spec: dict[str, Any], value: Any) -> str:
 
 def case_context(instance: ProcessInstance) -> dict[str, Any]:
     """Summary, history, comments and evidence of a case, shared by the case and task pages."""
+    use_case_glue(instance)
     session = db()
     case = session.get(CaseRecord, instance.id)
     files = {str(a.id): a for a in workspace.attachments(session, instance.id)}
@@ -278,6 +280,7 @@ def diagram(instance_id: int):  # type: ignore[no-untyped-def]
     xml = _diagram_xml(version)
     if lang() == "en":
         xml = _english_labels(xml, glue(instance.process_key))
+    use_case_glue(instance)
     states = engine().element_states(instance)
     return jsonify(xml=xml, **states)
 

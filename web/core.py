@@ -52,6 +52,11 @@ def lang() -> str:
     return locale.language if locale is not None and locale.language in LANGUAGES else "id"
 
 
+def use_case_glue(instance: Any) -> None:
+    """For this request, a process's glue is the case's own version's (names, fields, masking)."""
+    g.setdefault("glues", {})[instance.process_key] = engine().glue_of(db(), instance.process_version)
+
+
 def glue(process_key: str) -> ProcessGlue:
     """The glue of the version in effect (names, fields, masking), read once per request."""
     cache = g.setdefault("glues", {})

@@ -9,10 +9,10 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, select
 
 from engine import drafts, policy, versioning
-from engine.errors import MutuError, NotFound
+from engine.errors import MutuError, NotFound, Problem
 from engine.models import CaseRecord, ProcessDraft, ProcessInstance, ProcessVersion
 
-from .core import db, engine, glue, now, process_label
+from .core import db, engine, glue, now, process_label, runtime
 
 bp = Blueprint("processes", __name__)
 
@@ -178,6 +178,60 @@ def restore(process_key: str, version: int):  # type: ignore[no-untyped-def]
         _("Draft %(id)s holds version %(v)s; publish it to restore that version.", id=draft.id, v=version),
         "info",
     )
+    return redirect(url_for("processes.editor", draft_id=draft.id))
+
+
+@bp.get("/processes/<process_key>/versions/<int:version>/diff")
+def version_diff(process_key: str, version: int):  # type: ignore[no-untyped-def]
+    """A version's diagram with what changed since the version before it marked (for the Director too)."""
+    rows = (
+        db()
+        .execute(
+            select(ProcessVersion)
+            .where(ProcessVersion.process_key == process_key, ProcessVersion.version <= version)
+            .order_by(ProcessVersion.version.desc())
+            .limit(2)
+        )
+        .scalars()
+        .all()
+    )
+    if not rows or rows[0].version != version:
+        abort(404)
+    after = drafts.version_bundle(engine(), db(), rows[0])
+    before = drafts.version_bundle(engine(), db(), rows[1]) if len(rows) > 1 else {}
+    path = f"bpmn/{process_key}.bpmn"
+    if path not in after:
+        path = next((p for p in sorted(after) if p.endswith(".bpmn")), path)
+    diff_data = {"after": after.get(path, ""), "before": before.get(path)}
+    return render_template(
+        "version_diff.html",
+        label=process_label(process_key),
+        version=rows[0],
+        before_version=rows[1].version if len(rows) > 1 else None,
+        changes=drafts.changes(before, after) if before else [],
+        diff_data=diff_data,
+    )
+
+
+@bp.post("/processes/<process_key>/import")
+def import_bundle(process_key: str):  # type: ignore[no-untyped-def]
+    """A bundle zip uploaded from the browser becomes a draft, checked like any other."""
+    from engine import bundle
+    from engine.errors import DeployError
+
+    upload = request.files.get("bundle")
+    limit = runtime().settings.max_upload_bytes
+    data = upload.read(limit + 1) if upload else b""
+    try:
+        if not data or len(data) > limit:
+            raise DeployError(
+                [Problem("bundle.zip", None, _("Choose a bundle zip of at most %(n)s bytes.", n=limit))]
+            )
+        draft = drafts.create(db(), engine(), process_key, current_user, now(), bundle.read_zip(data, limit))
+    except DeployError as exc:
+        flash("; ".join(str(p) for p in exc.problems)[:1500], "error")
+        return redirect(url_for("processes.process_page", process_key=process_key))
+    db().commit()
     return redirect(url_for("processes.editor", draft_id=draft.id))
 
 

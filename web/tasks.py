@@ -16,7 +16,19 @@ from engine.models import HumanTask, ProcessInstance, User
 
 from . import formkit
 from .cases import SITES, _process_keys, case_context, masked_fields, read_form
-from .core import back_to, db, engine, field_message, lang, now, page_arg, page_count, runtime, task_label
+from .core import (
+    back_to,
+    db,
+    engine,
+    field_message,
+    lang,
+    now,
+    page_arg,
+    page_count,
+    runtime,
+    task_label,
+    use_case_glue,
+)
 
 bp = Blueprint("tasks", __name__)
 
@@ -123,6 +135,7 @@ def _open_task(task_id: int) -> tuple[HumanTask, ProcessInstance]:
     row = policy.get_task_for(db(), task_id, current_user)
     instance = db().get(ProcessInstance, row.instance_id)
     assert instance is not None
+    use_case_glue(instance)
     return row, instance
 
 

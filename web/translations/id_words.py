@@ -236,4 +236,11 @@ WORDS = {
     "No running cases.": "Tidak ada kasus berjalan.",
     "Draft %(id)s holds version %(v)s; publish it to restore that version.": "Draf %(id)s berisi versi %(v)s; terbitkan untuk memulihkan versi itu.",
     "Restore": "Pulihkan",
+    "against v%(v)s": "dibandingkan v%(v)s",
+    "Changes": "Perubahan",
+    "Choose a bundle zip of at most %(n)s bytes.": "Pilih zip bundel paling besar %(n)s byte.",
+    "Import a bundle (zip)": "Impor bundel (zip)",
+    "Import": "Impor",
+    "diagram and changes": "diagram dan perubahan",
+    "zip": "zip",
 }
