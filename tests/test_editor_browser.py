@@ -36,14 +36,16 @@ def open_group(page: Any, group: str) -> None:
         header.click()
 
 
-def fill_entry(page: Any, entry: str, value: str, textarea: bool = False) -> None:
-    field = page.locator(f"#bio-properties-panel-{entry}")
+def fill_entry(page: Any, entry: str, value: str, textarea: bool = False, code: bool = False) -> None:
+    field = page.locator(f"#bio-properties-panel-{entry}" + (" .cm-content" if code else ""))
     if not field.is_visible():  # its group is folded: open the group it sits in
         field.locator("xpath=ancestor::div[@data-group-id][1]").locator(
             ".bio-properties-panel-group-header"
         ).first.click()
     field.fill(value)
-    field.press("Tab") if not textarea else field.blur()
+    if code:
+        page.wait_for_timeout(600)  # the panel writes what was typed a moment later (debounced)
+    field.press("Tab") if not (textarea or code) else field.blur()
 
 
 def test_the_qmr_edits_checks_publishes_and_the_director_approves(web, staff):  # type: ignore[no-untyped-def]
@@ -77,7 +79,7 @@ def test_the_qmr_edits_checks_publishes_and_the_director_approves(web, staff):  
     # Break a condition: the check marks it on the canvas, a click selects it.
     select_element(qmr.page, "nc_f_not_nc")
     open_group(qmr.page, "mutu")
-    fill_entry(qmr.page, "mutu-condition", "is_nonconformty == False", textarea=True)
+    fill_entry(qmr.page, "mutu-condition", "is_nonconformty == False", code=True)
     qmr.page.click("#check")
     qmr.page.wait_for_selector("#problems li.error", timeout=20_000)
     assert "is_nonconformty" in qmr.page.inner_text("#problems")
@@ -89,7 +91,7 @@ def test_the_qmr_edits_checks_publishes_and_the_director_approves(web, staff):  
     # Fix it, check again, see the changes, publish with a note.
     select_element(qmr.page, "nc_f_not_nc")
     open_group(qmr.page, "mutu")
-    fill_entry(qmr.page, "mutu-condition", "is_nonconformity == False", textarea=True)
+    fill_entry(qmr.page, "mutu-condition", "is_nonconformity == False", code=True)
     qmr.page.click("#check")
     qmr.page.wait_for_function("() => !document.querySelector('#problems li.error')", timeout=20_000)
     # The decision tables open in dmn-js on the same page, and back to the diagram.

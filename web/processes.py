@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -179,6 +181,30 @@ def restore(process_key: str, version: int):  # type: ignore[no-untyped-def]
         "info",
     )
     return redirect(url_for("processes.editor", draft_id=draft.id))
+
+
+_CHANGE = re.compile(
+    r"^(?:(added|removed|changed) (\S+)|(\S+): field '([^']+)' (added|removed|changed)|(\S+): (.+) changed)$"
+)
+
+
+def change_words(line: str) -> str:
+    """One line of a bundle's changes in the page's language (the engine lists them in English)."""
+    found = _CHANGE.match(line)
+    if not found:
+        return line
+    verb, path, fpath, field, fverb, kpath, key = found.groups()
+    verbs = {"added": _("added"), "removed": _("removed"), "changed": _("changed")}
+    if path:
+        return _("%(verb)s %(path)s", verb=verbs[verb], path=path)
+    if fpath:
+        return _("%(path)s: field %(field)s %(verb)s", path=fpath, field=field, verb=verbs[fverb])
+    return _("%(path)s: %(key)s changed", path=kpath, key=key)
+
+
+@bp.app_template_filter("change_words")
+def _change_words_filter(line: str) -> str:
+    return change_words(line)
 
 
 @bp.get("/processes/<process_key>/versions/<int:version>/diff")

@@ -243,4 +243,10 @@ WORDS = {
     "Import": "Impor",
     "diagram and changes": "diagram dan perubahan",
     "zip": "zip",
+    "added": "ditambah",
+    "removed": "dihapus",
+    "changed": "diubah",
+    "%(verb)s %(path)s": "%(path)s %(verb)s",
+    "%(path)s: field %(field)s %(verb)s": "%(path)s: kolom %(field)s %(verb)s",
+    "%(path)s: %(key)s changed": "%(path)s: %(key)s diubah",
 }

@@ -97,6 +97,19 @@ bpmn.on('commandStack.changed', () => {
   autosave = setTimeout(save, 4000); // drafts are kept on the server as one works
 });
 
+// The server lists a bundle's changes in English; say them in the page's language.
+function changeWords(line) {
+  if (lang === 'en') return line;
+  const verbs = { added: 'ditambah', removed: 'dihapus', changed: 'diubah' };
+  let m = /^(added|removed|changed) (\S+)$/.exec(line);
+  if (m) return `${m[2]} ${verbs[m[1]]}`;
+  m = /^(\S+): field '([^']+)' (added|removed|changed)$/.exec(line);
+  if (m) return `${m[1]}: kolom ${m[2]} ${verbs[m[3]]}`;
+  m = /^(\S+): (.+) changed$/.exec(line);
+  if (m) return `${m[1]}: ${m[2]} diubah`;
+  return line;
+}
+
 // --- files --------------------------------------------------------------------------------
 
 function fileList() {
@@ -235,7 +248,7 @@ async function check() {
   showProblems();
   const list = $('changes');
   list.innerHTML = '';
-  for (const line of server.changes || []) { const li = document.createElement('li'); li.textContent = line; list.appendChild(li); }
+  for (const line of server.changes || []) { const li = document.createElement('li'); li.textContent = changeWords(line); list.appendChild(li); }
   const errors = state.problems.filter((p) => p.severity === 'error').length;
   say(errors ? (lang === 'en' ? `${errors} error(s)` : `${errors} kesalahan`) : (lang === 'en' ? 'Check passed' : 'Pemeriksaan lolos'), errors ? 'error' : 'ok');
 }

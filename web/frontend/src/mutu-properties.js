@@ -4,6 +4,11 @@ import {
   isTextFieldEntryEdited, isTextAreaEntryEdited, isSelectEntryEdited
 } from '@bpmn-io/properties-panel';
 import { jsx } from '@bpmn-io/properties-panel/preact/jsx-runtime';
+import { useEffect, useMemo, useRef } from '@bpmn-io/properties-panel/preact/hooks';
+import { EditorView, keymap, lineNumbers } from '@codemirror/view';
+import { EditorState } from '@codemirror/state';
+import { python } from '@codemirror/lang-python';
+import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
 import { useService } from 'bpmn-js-properties-panel';
 import { is, getBusinessObject } from 'bpmn-js/lib/util/ModelUtil';
 import { durationInWords } from './words.js';
@@ -100,6 +105,36 @@ function area(id, label, getValue, setValue) {
   };
 }
 
+// Conditions and scripts get a code editor (CodeMirror, Python) instead of a plain text box.
+function code(id, label, getValue, setValue) {
+  return function Entry(props) {
+    const svc = services();
+    const parent = useRef(null);
+    const save = useMemo(() => svc.debounce((v) => setValue(props.element, v, svc)), [props.element]);
+    useEffect(() => {
+      const view = new EditorView({
+        parent: parent.current,
+        state: EditorState.create({
+          doc: getValue(props.element, svc),
+          extensions: [
+            lineNumbers(), history(), python(), EditorView.lineWrapping,
+            keymap.of([...defaultKeymap, ...historyKeymap]),
+            EditorView.updateListener.of((u) => { if (u.docChanged) save(u.state.doc.toString()); })
+          ]
+        })
+      });
+      return () => view.destroy();
+    }, [props.element]);
+    return jsx('div', {
+      class: 'bio-properties-panel-entry mutu-code', 'data-entry-id': id,
+      children: [
+        jsx('label', { class: 'bio-properties-panel-label', children: svc.translate(label) }),
+        jsx('div', { ref: parent, class: 'mutu-code-editor', id: `bio-properties-panel-${id}` })
+      ]
+    });
+  };
+}
+
 function select(id, label, getValue, setValue, options) {
   return function Entry(props) {
     const svc = services();
@@ -141,11 +176,11 @@ const roles = text('mutu-roles', 'Role(s), comma separated',
   (el, s) => [].concat(s.mutu.glue.lane_roles?.[getBusinessObject(el).name] || []).join(', '),
   (el, v, s) => s.mutu.setLaneRoles(getBusinessObject(el).name, v));
 
-const script = area('mutu-script', 'Script (restricted Python)',
+const script = code('mutu-script', 'Script (restricted Python)',
   (el) => getBusinessObject(el).script || '',
   (el, v, s) => s.modeling.updateProperties(el, { script: v, scriptFormat: 'python' }));
 
-const condition = area('mutu-condition', 'Condition (restricted Python)',
+const condition = code('mutu-condition', 'Condition (restricted Python)',
   (el) => getBusinessObject(el).conditionExpression?.body || '',
   (el, v, s) => s.modeling.updateProperties(el, {
     conditionExpression: v ? s.bpmnFactory.create('bpmn:FormalExpression', { body: v }) : undefined
@@ -226,11 +261,11 @@ function mutuEntries(element) {
   if (is(element, 'bpmn:UserTask') || is(element, 'bpmn:ManualTask')) {
     out.push(entry('mutu-due', due, isTextFieldEntryEdited));
   }
-  if (is(element, 'bpmn:ScriptTask')) out.push(entry('mutu-script', script, isTextAreaEntryEdited));
+  if (is(element, 'bpmn:ScriptTask')) out.push(entry('mutu-script', script, () => false));
   if (is(element, 'bpmn:BusinessRuleTask')) out.push(entry('mutu-decision', decision, isTextFieldEntryEdited));
   if (is(element, 'bpmn:ServiceTask')) out.push(entry('mutu-operator', operator, isSelectEntryEdited));
   if (is(element, 'bpmn:SequenceFlow') && bo.sourceRef && is(bo.sourceRef, 'bpmn:Gateway')) {
-    out.push(entry('mutu-condition', condition, isTextAreaEntryEdited));
+    out.push(entry('mutu-condition', condition, () => false));
   }
   if (timerDefinition(element)) {
     out.push(entry('mutu-timer-kind', timerType, isSelectEntryEdited));
