@@ -16,6 +16,7 @@ from .errors import Problem
 from .scripting import check_expression, check_script
 
 RESERVED_IDS = frozenset({"Start", "End", "Root"})
+MAX_ID, MAX_PROCESS_ID, MAX_NAME = 150, 100, 300
 FORM_PROPERTY = "formJsonSchemaFilename"
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
@@ -51,6 +52,12 @@ def check_ids(name: str, root: etree._Element, problems: list[Problem]) -> None:
         if ident in seen:
             problems.append(Problem(name, ident, f"duplicate id {ident!r}"))
         seen.add(ident)
+        # The inbox, timer and case tables keep ids and names in bounded columns.
+        limit = MAX_PROCESS_ID if etree.QName(node).localname == "process" else MAX_ID
+        if len(ident) > limit:
+            problems.append(Problem(name, ident[:40] + "…", f"an id may have at most {limit} characters"))
+        if len(node.get("name") or "") > MAX_NAME:
+            problems.append(Problem(name, ident[:40], f"a name may have at most {MAX_NAME} characters"))
 
 
 def _timer_problem(kind: str, expression: str | None) -> str | None:

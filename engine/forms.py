@@ -29,6 +29,8 @@ def schema_problem(schema: dict[str, Any]) -> str | None:
 
 
 MAX_DEPTH = 16
+MAX_TEXT = 100_000  # characters of one value: a description, not a file (evidence goes as files)
+MAX_ITEMS = 10_000  # items of one list or rows of one table
 
 
 def declared_fields(schema: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
@@ -113,6 +115,10 @@ def value_problems(data: Any) -> list[FieldError]:
             problems.append(FieldError(path, "finite", None, "is not a finite number"))
         elif isinstance(value, str) and ("\x00" in value or not _is_text(value)):
             problems.append(FieldError(path, "nul", None, "contains a NUL character or a lone surrogate"))
+        elif isinstance(value, str) and len(value) > MAX_TEXT:
+            problems.append(FieldError(path, "maxLength", MAX_TEXT, f"is longer than {MAX_TEXT} characters"))
+        elif isinstance(value, list) and len(value) > MAX_ITEMS:
+            problems.append(FieldError(path, "maxItems", MAX_ITEMS, f"has more than {MAX_ITEMS} items"))
         elif isinstance(value, dict):
             for key, inner in value.items():
                 if "\x00" in str(key):

@@ -280,3 +280,11 @@ def test_glue_may_not_map_the_case_number(session):
     bundle = SourceFile("owned.bpmn", OWNED_FORM.format(script="total = 1").encode())
     with pytest.raises(DeployError, match="may not map 'number'"):
         ProcessEngine(registry).deploy(session, [bundle])
+
+
+def test_ids_and_names_longer_than_their_columns_are_refused(session, engine):
+    long_id = "t" + "x" * 160
+    bundle = mini(task_id=long_id, task_name="N" * 301)
+    problems = problems_of(session, engine, bundle)
+    assert any("an id may have at most 150 characters" in p for p in problems)
+    assert any("a name may have at most 300 characters" in p for p in problems)

@@ -431,3 +431,19 @@ def test_no_server_banner_from_gunicorn_or_the_development_server(tmp_path):  # 
         assert answer.headers.get("Server") is None
     thread.join(timeout=5)
     dev.server_close()
+
+
+def test_values_too_long_or_too_many_are_refused_on_every_edge(web):  # type: ignore[no-untyped-def]
+    qc = api_for(web, "qc")
+    huge = qc.call(
+        "POST", "/processes/nonconformity/start", {"data": {**REPORT, "description": "x" * 100_001}}
+    )
+    assert (
+        huge.status_code == 422
+        and "longer than 100000" in huge.get_json()["error"]["fields"]["description"][0]
+    )
+    many = qc.call("POST", "/processes/nonconformity/start", {"data": {**REPORT, "evidence": ["1"] * 10_001}})
+    assert (
+        many.status_code == 422
+        and "more than 10000 items" in many.get_json()["error"]["fields"]["evidence"][0]
+    )
