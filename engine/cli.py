@@ -13,10 +13,9 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import audit, bundle, inbox, policy, signin, versioning
+from . import audit, inbox, policy
 from .context import Runtime, build_runtime
 from .db import session_scope
-from .deploy import read_sources
 from .errors import DeployError, MutuError, ValidationFailed
 from .identity import create_user, generate_password, get_user
 from .migrate import bootstrap, upgrade
@@ -137,39 +136,6 @@ def db_upgrade(obj: Ctx, as_json: bool) -> None:
         {"upgraded": True, "admin_created": boot.admin_created, "admin_password": boot.admin_password},
         text,
     )
-
-
-@command(main, "deploy")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--as", "username", default=None, help="Deploying user (recorded in the audit trail).")
-def deploy_cmd(obj: Ctx, as_json: bool, paths: tuple[Path, ...], username: str | None) -> None:
-    """Deploy BPMN and DMN files (or folders of them), or bundle zips, as new process versions."""
-    rt = obj.runtime
-    zips = [p for p in paths if p.suffix == ".zip"]
-    registry = None
-    if zips:
-        if len(zips) != len(paths):
-            raise MutuError("deploy either bundle zips or BPMN/DMN files and folders, not both")
-        merged: dict[str, str] = {}
-        for path in zips:
-            if not path.exists():
-                raise MutuError(f"{path}: no such file")
-            merged.update(bundle.read_zip(path.read_bytes(), rt.settings.max_upload_bytes))
-        files, registry = bundle.split(merged)
-    else:
-        files = read_sources(paths, rt.settings.max_upload_bytes)
-    with session_scope(rt.sessions) as session:
-        actor = get_user(session, username) if username else None
-        result = rt.engine.deploy(session, files, actor, registry=registry)
-        payload = {
-            "created": [{"process": v.process_key, "version": v.version} for v in result.created],
-            "unchanged": [{"process": v.process_key, "version": v.version} for v in result.unchanged],
-            "warnings": [str(w) for w in result.warnings],
-        }
-    lines = [f"deployed {v['process']} v{v['version']}" for v in payload["created"]]
-    lines += [f"unchanged {v['process']} v{v['version']}" for v in payload["unchanged"]]
-    lines += [f"warning: {w}" for w in payload["warnings"]]
-    _emit(as_json, payload, "\n".join(lines))
 
 
 @main.group()
@@ -370,64 +336,6 @@ _instance_command("resume", "Resume a suspended instance.")
 _instance_command("retry", "Re-run the step that raised the open incident.")
 
 
-@command(main, "statement")
-@click.option("--as", "username", required=True)
-@click.option("--accept", is_flag=True, help="Record that this user accepts the statement shown.")
-@click.option("--language", type=click.Choice(sorted(policy.STATEMENT)), default="id")
-def statement_cmd(obj: Ctx, as_json: bool, username: str, accept: bool, language: str) -> None:
-    """Show the confidentiality statement (manual 8.5.3); --accept records the user's acceptance."""
-    rt = obj.runtime
-    text = policy.STATEMENT[language]
-    with session_scope(rt.sessions) as session:
-        user = get_user(session, username)
-        if accept:
-            signin.accept_statement(
-                session, user, policy.STATEMENT_VERSION, text, rt.engine.clock.now(), "cli"
-            )
-        accepted = policy.has_accepted(session, user) or accept
-    payload = {"version": policy.STATEMENT_VERSION, "text": text, "accepted": accepted}
-    _emit(as_json, payload, f"{text}\n\n{'accepted' if accepted else 'not accepted yet: add --accept'}")
-
-
-@command(main, "migrate")
-@click.argument("process_key")
-@click.option("--to", "to_version", type=int, required=True, help="The version to move running cases to.")
-@click.option("--instance", "instances", type=int, multiple=True, help="Only this case; repeat for more.")
-@click.option("--dry-run", is_flag=True, help="Say what would move and what not; move nothing.")
-@click.option("--as", "username", required=True)
-def migrate_cmd(
-    obj: Ctx,
-    as_json: bool,
-    process_key: str,
-    to_version: int,
-    instances: tuple[int, ...],
-    dry_run: bool,
-    username: str,
-) -> None:
-    """Move running cases of a process to another version; each refused case says why."""
-    rt = obj.runtime
-    with session_scope(rt.sessions) as session:
-        actor = _acting(session, username)
-        moves = versioning.migrate_many(
-            session,
-            rt.engine,
-            process_key,
-            to_version,
-            actor,
-            instance_ids=list(instances) or None,
-            dry_run=dry_run,
-        )
-        if dry_run:
-            session.rollback()
-        payload = {"to": to_version, "dry_run": dry_run, "items": [m.as_dict() for m in moves]}
-    verb = "would move" if dry_run else "moved"
-    lines = [
-        f"case {m.instance_id} v{m.from_version}: " + (verb if m.moved else f"refused: {m.reason}")
-        for m in moves
-    ]
-    _emit(as_json, payload, "\n".join(lines) or "no running case to move")
-
-
 @main.group("audit")
 def audit_group() -> None:
     """The audit trail."""
@@ -496,5 +404,12 @@ def settings_cmd(obj: Ctx, as_json: bool) -> None:
     )
 
 
+# The process library's commands register themselves on ``main``, from a module of their own.
+from . import cli_library  # noqa: E402,F401
+
 if __name__ == "__main__":
-    main()
+    # Run as ``python -m engine.cli`` this file is __main__, a module apart from engine.cli, on
+    # whose ``main`` cli_library registered its commands: run that one.
+    from engine.cli import main as registered
+
+    registered()

@@ -15,15 +15,8 @@ from sqlalchemy import and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from .errors import MutuError, NotAuthorized, NotFound
-from .models import (
-    CaseRecord,
-    ConfidentialityAcceptance,
-    HumanTask,
-    HumanTaskOwner,
-    HumanTaskRole,
-    ProcessInstance,
-    User,
-)
+from .models import CaseRecord, HumanTask, HumanTaskOwner, HumanTaskRole, ProcessInstance, User
+from .models_signin import ConfidentialityAcceptance
 
 SITES = ("Bogor", "Bandung", "Semarang", "Malang")
 GLOBAL_ROLES = frozenset({"qmr", "director", "procurement", "client_liaison", "admin"})

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -20,13 +18,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import batch, policy
+from .case_rows import write_case
 from .deploy import FORM_PROPERTY
-from .models import CaseRecord, HumanTask, HumanTaskOwner, HumanTaskRole, ProcessInstance, Timer, User
-from .registry import CASE_COLUMNS, ProcessGlue
+from .models import HumanTask, HumanTaskOwner, HumanTaskRole, ProcessInstance, Timer, User
+from .registry import ProcessGlue
 
 DUE_PROPERTY = "due"
 LANE_OWNERS = "lane_owners"
-CASE_NUMBER = "case_number"
 
 
 @dataclass
@@ -211,13 +209,6 @@ _ROLE_INSERT = insert(HumanTaskRole.__table__)
 _TIMER_INSERT = insert(Timer.__table__)
 
 
-def _expire_cached(session: Session, model: type, ident: Any) -> None:
-    """Drop a stale copy of a row just changed behind the ORM's back, if the session holds one."""
-    cached = session.identity_map.get(Session.identity_key(model, ident))
-    if cached is not None:
-        session.expire(cached)
-
-
 def _expire_loaded(session: Session, model: type, instance_id: int, guids: set[str]) -> None:
     """Expire loaded rows of ``model`` for these task guids: a plain UPDATE just changed them."""
     for obj in list(session.identity_map.values()):
@@ -329,7 +320,7 @@ def apply_snapshot(
             for task_id, r, moved in zip(ids, rows, rerouted, strict=True)
         ]
     _write_timers(session, instance, before, snap, now)
-    _write_case(session, instance, snap.case_data, glue, now)
+    write_case(session, instance, snap.case_data, glue, now)
     return created
 
 
@@ -368,55 +359,3 @@ def _write_timers(
     if gone:  # the fired timer is already marked fired; the rest were cancelled with their task
         session.connection().execute(_TIMERS_CANCEL, {"of_instance": instance.id, "guids": sorted(gone)})
         _expire_loaded(session, Timer, instance.id, gone)
-
-
-# Set on a new instance's __dict__ (not a column) until its first step writes the case row.
-CASE_INSERT = "_mutu_case_insert"
-_NO_INSERT = object()
-_CASE_INSERT = insert(CaseRecord.__table__)
-_CASE_UPDATE = (
-    update(CaseRecord.__table__)
-    .where(CaseRecord.__table__.c.instance_id == bindparam("case_id"))
-    .values({c: bindparam(c) for c in (*CASE_COLUMNS, "fields", "updated_at")})
-)
-
-
-_CASE_LENGTHS = {c: CaseRecord.__table__.c[c].type.length or 300 for c in CASE_COLUMNS}
-
-
-def _write_case(
-    session: Session,
-    instance: ProcessInstance,
-    data: dict[str, Any],
-    glue: ProcessGlue,
-    now: datetime,
-) -> None:
-    values: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    for column, key in glue.case_fields.items():
-        if column == "number":
-            continue  # only the counter numbers cases (deploy refuses such glue too)
-        value = data.get(key)
-        if column in CASE_COLUMNS:
-            values[column] = None if value is None else str(value)[: _CASE_LENGTHS[column]]
-        elif value is not None:
-            extra[column] = value
-    values["number"] = data.get(CASE_NUMBER)  # given at start by the counter, never by a form
-    row = {column: values.get(column) for column in CASE_COLUMNS}
-    if "status" not in glue.case_fields:
-        row["status"] = instance.status
-    row["fields"] = extra
-    digest = hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode("utf-8")).hexdigest()
-    if digest == instance.case_hash:
-        return  # most steps change no case field: skip the statement
-    instance.case_hash = digest
-    row["updated_at"] = now
-    if instance.__dict__.pop(CASE_INSERT, _NO_INSERT) is not _NO_INSERT:
-        first = {"instance_id": instance.id, "process_key": instance.process_key, **row}
-        if not batch.defer(session, "case_insert", first):
-            session.connection().execute(_CASE_INSERT, first)
-        return
-    # A constant table-level UPDATE: an ORM-enabled one costs more to prepare than to run.
-    if not batch.defer(session, "case_update", {"case_id": instance.id, **row}):
-        session.connection().execute(_CASE_UPDATE, {"case_id": instance.id, **row})
-    _expire_cached(session, CaseRecord, instance.id)

@@ -38,6 +38,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from . import audit, batch, limits, policy
 from . import clock as clock_mod
 from . import deploy as deploy_mod
+from .case_rows import CASE_INSERT, CASE_NUMBER
 from .clock import Clock, SystemClock
 from .db import is_postgres
 from .errors import Conflict, InvalidState, MutuError, NotAuthorized, NotFound, ScriptError, ValidationFailed
@@ -55,8 +56,6 @@ from .models import (
     UTCDateTime,
 )
 from .projection import (
-    CASE_INSERT,
-    CASE_NUMBER,
     NewTask,
     Pending,
     Snapshot,

@@ -17,15 +17,8 @@ from sqlalchemy.orm import Session
 
 from .errors import MutuError
 from .identity import check_password
-from .models import (
-    ApiToken,
-    ConfidentialityAcceptance,
-    LoginFailure,
-    LoginThrottle,
-    User,
-    UTCDateTime,
-    WebSession,
-)
+from .models import User, UTCDateTime
+from .models_signin import ApiToken, ConfidentialityAcceptance, LoginFailure, LoginThrottle, WebSession
 
 
 class BadCredentials(MutuError):

@@ -17,20 +17,8 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from .errors import MutuError, NotAuthorized, NotFound
-from .models import (
-    ApiToken,
-    Attachment,
-    AuditEvent,
-    CaseRecord,
-    Comment,
-    HumanTask,
-    LoginFailure,
-    LoginThrottle,
-    ProcessInstance,
-    TaskDraft,
-    User,
-    WebSession,
-)
+from .models import Attachment, AuditEvent, CaseRecord, Comment, HumanTask, ProcessInstance, TaskDraft, User
+from .models_signin import ApiToken, LoginFailure, LoginThrottle, WebSession
 from .policy import check_may_work, needs_case_join, visible_cases
 
 MASK = "••••••"

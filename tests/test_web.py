@@ -8,14 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from engine.models import (
-    Attachment,
-    CaseRecord,
-    ConfidentialityAcceptance,
-    HumanTask,
-    LoginFailure,
-    TaskDraft,
-)
+from engine.models import Attachment, CaseRecord, HumanTask, TaskDraft
+from engine.models_signin import ConfidentialityAcceptance, LoginFailure
 from tests.web_support import PNG, Browser, task_ids
 
 REPORT = {
