@@ -129,6 +129,7 @@ def test_the_qmr_edits_checks_publishes_and_the_director_approves(web, staff):  
     director.go("/inbox?scope=roles")
     director.page.click("a.task-link >> text=Setujui perubahan proses")
     assert "Masa tunggu verifikasi 21 hari" in director.page.content()
+    assert director.page.get_attribute("a.case-link", "href") == "/processes/nonconformity/versions/2/diff"
     director.page.select_option("select[name='f.decision']", "approve")
     director.page.click("#complete")
     director.shot("editor-4-director-approved")

@@ -35,6 +35,7 @@ from .core import (
     process_label,
     process_names,
     runtime,
+    safe_path,
     use_case_glue,
 )
 
@@ -183,7 +184,26 @@ def case_context(instance: ProcessInstance) -> dict[str, Any]:
         "open_tasks": view.open_tasks,
         "incidents": [i for i in view.incidents if i.resolved_at is None],
         "may_manage": policy.may_manage(current_user),
+        "links": case_links(instance, case),
     }
+
+
+def case_links(instance: ProcessInstance, case: CaseRecord | None) -> list[tuple[str, str]]:
+    """Links a process's glue asks for on its cases (``links``: label, label_en, url with {fields})."""
+    out = []
+    fields = {k: str(v) for k, v in ((case.fields or {}) if case else {}).items()}
+    for link in glue(instance.process_key).meta.get("links", []) or []:
+        if not isinstance(link, dict) or not isinstance(link.get("url"), str):
+            continue
+        try:
+            url = link["url"].format_map(fields)
+        except (KeyError, ValueError, IndexError):
+            continue  # a field the case does not have (yet)
+        label = link.get("label_en") if lang() == "en" and link.get("label_en") else link.get("label", url)
+        target = safe_path(url, "")
+        if target:
+            out.append((str(label), target))
+    return out
 
 
 def _status_word(status: str) -> str:

@@ -249,4 +249,6 @@ WORDS = {
     "%(verb)s %(path)s": "%(path)s %(verb)s",
     "%(path)s: field %(field)s %(verb)s": "%(path)s: kolom %(field)s %(verb)s",
     "%(path)s: %(key)s changed": "%(path)s: %(key)s diubah",
+    "diagram": "diagram",
+    "versions": "versi",
 }
