@@ -108,6 +108,7 @@ class Target:
                 ["quality_control", "qmr", "team_leader", "agent"],
                 self.engine.clock.now(),
                 agent_code="9999",
+                site="Bandung",
             )
             self.user_id = user.id
             self.engine.deploy(session, [SourceFile(BPMN.name, BPMN.read_bytes())])

@@ -131,6 +131,22 @@ def value_problems(data: Any) -> list[FieldError]:
     return problems
 
 
+_VALIDATORS: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
+
+
+def _validator(schema: dict[str, Any]) -> Draft202012Validator:
+    """A validator per schema object: versions' schemas are cached and immutable, and building a
+    validator costs more than most validations do."""
+    found = _VALIDATORS.get(id(schema))
+    if found is not None and found[0] is schema:
+        return found[1]
+    if len(_VALIDATORS) > 2048:
+        _VALIDATORS.clear()
+    validator = Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
+    _VALIDATORS[id(schema)] = (schema, validator)  # keeping the schema keeps its id from being reused
+    return validator
+
+
 def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
     """Validate submitted data and return it; raise ValidationFailed listing every field error."""
     if not isinstance(data, dict):
@@ -138,7 +154,7 @@ def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
     bad = value_problems(data)
     if bad:
         raise ValidationFailed({p.path: [p.message] for p in bad}, bad)
-    validator = Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
+    validator = _validator(schema)
     errors: dict[str, list[str]] = {}
     details: list[FieldError] = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
