@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, bundle, names
+from . import audit, bundle, names, versioning
 from .deploy import NS, _all_specs, check
 from .errors import Conflict, DeployError, InvalidState, MutuError, NotAuthorized, NotFound, Problem
 from .models import ProcessDraft, ProcessVersion, User
@@ -84,14 +84,7 @@ def create(
         if files is None:
             raise
     if files is None and from_version is not None:
-        old = session.execute(
-            select(ProcessVersion).where(
-                ProcessVersion.process_key == process_key, ProcessVersion.version == from_version
-            )
-        ).scalar_one_or_none()
-        if old is None:
-            raise NotFound(f"{process_key} has no version {from_version}")
-        files = version_bundle(engine, session, old)
+        files = version_bundle(engine, session, versioning.get_version(session, process_key, from_version))
     if files is None:
         assert base is not None
         files = version_bundle(engine, session, base)
@@ -290,12 +283,9 @@ def base_files(engine: Any, session: Session, draft: ProcessDraft) -> dict[str, 
     """The bundle of the version the draft started from (empty for a new process)."""
     if draft.base_version is None:
         return {}
-    base = session.execute(
-        select(ProcessVersion).where(
-            ProcessVersion.process_key == draft.process_key, ProcessVersion.version == draft.base_version
-        )
-    ).scalar_one_or_none()
-    return version_bundle(engine, session, base) if base is not None else {}
+    return version_bundle(
+        engine, session, versioning.get_version(session, draft.process_key, draft.base_version)
+    )
 
 
 def publish(

@@ -16,6 +16,20 @@ from .policy import may_manage
 MAX_INT = 2**31 - 1  # ids and version numbers are INTEGER columns
 
 
+def get_version(session: Session, process_key: str, number: int) -> ProcessVersion:
+    """Version ``number`` of a process, or NotFound (numbers past what a column holds included)."""
+    found = None
+    if 0 < number <= MAX_INT:
+        found = session.execute(
+            select(ProcessVersion).where(
+                ProcessVersion.process_key == process_key, ProcessVersion.version == number
+            )
+        ).scalar_one_or_none()
+    if found is None:
+        raise NotFound(f"{process_key} has no version {number}")
+    return found
+
+
 def states(session: Session, process_key: str, now: datetime) -> list[tuple[ProcessVersion, str]]:
     """Every version, newest first, with its state as people read it.
 
@@ -94,15 +108,9 @@ def migrate_many(
         raise NotAuthorized(
             f"{actor.username} may not move cases between versions; only the QMR and admins may"
         )
-    if not 0 < to_version <= MAX_INT or any(not 0 < i <= MAX_INT for i in instance_ids or []):
-        raise NotFound(f"{process_key} has no version {to_version}, or a case id is not one")
-    target = session.execute(
-        select(ProcessVersion).where(
-            ProcessVersion.process_key == process_key, ProcessVersion.version == to_version
-        )
-    ).scalar_one_or_none()
-    if target is None:
-        raise NotFound(f"{process_key} has no version {to_version}")
+    if any(not 0 < i <= MAX_INT for i in instance_ids or []):
+        raise NotFound(f"a case id of {process_key} is not one a case can have")
+    target = get_version(session, process_key, to_version)
     if target.state != "approved":
         raise InvalidState(
             f"{process_key} v{to_version} is {target.state}: only approved versions take cases"

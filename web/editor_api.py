@@ -12,7 +12,7 @@ from flask import Response, jsonify, request
 from flask_login import current_user
 
 from engine import bundle, drafts, versioning
-from engine.errors import MutuError, NotFound
+from engine.errors import MutuError
 from engine.models import ProcessDraft, ProcessVersion, User
 
 from .api import ApiError, _body, bp
@@ -48,26 +48,9 @@ def versions(process_key: str):  # type: ignore[no-untyped-def]
     return jsonify(items=items)
 
 
-def _version(process_key: str, number: int) -> ProcessVersion:
-    from sqlalchemy import select
-
-    version = (
-        db()
-        .execute(
-            select(ProcessVersion).where(
-                ProcessVersion.process_key == process_key, ProcessVersion.version == number
-            )
-        )
-        .scalar_one_or_none()
-    )
-    if version is None:
-        raise NotFound(f"{process_key} has no version {number}")
-    return version
-
-
 @bp.get("/processes/<process_key>/versions/<int:version>/bundle")
 def version_zip(process_key: str, version: int):  # type: ignore[no-untyped-def]
-    row = _version(process_key, version)
+    row = versioning.get_version(db(), process_key, version)
     files = drafts.version_bundle(engine(), db(), row)
     name = f"{process_key}-v{version}.zip"
     return Response(

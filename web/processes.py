@@ -266,24 +266,7 @@ def editor(draft_id: int):  # type: ignore[no-untyped-def]
     draft = drafts.get(db(), draft_id, current_user)
     if draft.status != "open":
         raise MutuError(_("This draft is %(status)s.", status=draft.status))
-    base: dict[str, str] = {}
-    if draft.base_version is not None:
-        version = (
-            db()
-            .execute(
-                select(ProcessVersion).where(
-                    ProcessVersion.process_key == draft.process_key,
-                    ProcessVersion.version == draft.base_version,
-                )
-            )
-            .scalar_one_or_none()
-        )
-        if version is not None:
-            base = {
-                p: t
-                for p, t in drafts.version_bundle(engine(), db(), version).items()
-                if p.startswith("bpmn/")
-            }
+    base = {p: t for p, t in drafts.base_files(engine(), db(), draft).items() if p.startswith("bpmn/")}
     editor_data = {
         "draft_id": draft.id,
         "process_key": draft.process_key,
