@@ -254,7 +254,7 @@ class CaseRecord(Base):
         Index("ix_case_site", "site"),
         Index("ix_case_agent", "agent_code"),
         # Only the counter gives numbers; the database refuses a second case with one.
-        UniqueConstraint("process_key", "number", name="uq_case_number"),
+        Index("uq_case_number", "process_key", "number", unique=True),
     )
 
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), primary_key=True)

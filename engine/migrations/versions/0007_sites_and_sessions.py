@@ -19,16 +19,18 @@ UNCLAIMED = sa.text("status = 'open' AND assignee_id IS NULL")
 
 
 def upgrade() -> None:
+    # Plain ALTERs, no batch copy: SQLite would drop and recreate the table, and with foreign
+    # keys on, dropping a table other rows refer to fails (an upgrade with data in it).
     conn = op.get_bind()
-    with op.batch_alter_table("human_task", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("site", sa.String(length=40), nullable=True))
-        batch_op.drop_index("ix_human_task_unclaimed")
-        batch_op.create_index(
-            "ix_human_task_unclaimed",
-            ["role_key", "due_at", "has_owners", "assignee_id", "status", "site"],
-            sqlite_where=UNCLAIMED,
-            postgresql_where=UNCLAIMED,
-        )
+    op.add_column("human_task", sa.Column("site", sa.String(length=40), nullable=True))
+    op.drop_index("ix_human_task_unclaimed", table_name="human_task")
+    op.create_index(
+        "ix_human_task_unclaimed",
+        "human_task",
+        ["role_key", "due_at", "has_owners", "assignee_id", "status", "site"],
+        sqlite_where=UNCLAIMED,
+        postgresql_where=UNCLAIMED,
+    )
     conn.execute(
         sa.text(
             "UPDATE human_task SET site = (SELECT site FROM case_record"
@@ -56,8 +58,7 @@ def upgrade() -> None:
             sa.text("UPDATE case_record SET number = :n WHERE instance_id = :i"),
             {"n": f"{number}/{instance_id}"[:40], "i": instance_id},
         )
-    with op.batch_alter_table("case_record", schema=None) as batch_op:
-        batch_op.create_unique_constraint("uq_case_number", ["process_key", "number"])
+    op.create_index("uq_case_number", "case_record", ["process_key", "number"], unique=True)
     op.create_table(
         "login_throttle",
         sa.Column("key", sa.String(length=120), primary_key=True),
@@ -78,8 +79,7 @@ def downgrade() -> None:
     op.drop_index("ix_web_session_user_id", table_name="web_session")
     op.drop_table("web_session")
     op.drop_table("login_throttle")
-    with op.batch_alter_table("case_record", schema=None) as batch_op:
-        batch_op.drop_constraint("uq_case_number", type_="unique")
+    op.drop_index("uq_case_number", table_name="case_record")
     with op.batch_alter_table("human_task", schema=None) as batch_op:
         batch_op.drop_index("ix_human_task_unclaimed")
         batch_op.create_index(

@@ -17,18 +17,22 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("process_version", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("bundle", sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column("glue", sa.JSON(), nullable=True))
-        batch_op.add_column(
-            sa.Column("state", sa.String(length=20), nullable=False, server_default="approved")
+    # Plain ADD COLUMNs, no batch copy: SQLite would recreate process_version, and with foreign
+    # keys on, dropping the table that cases refer to fails (an upgrade with data in it).
+    op.add_column("process_version", sa.Column("bundle", sa.JSON(), nullable=True))
+    op.add_column("process_version", sa.Column("glue", sa.JSON(), nullable=True))
+    op.add_column(
+        "process_version", sa.Column("state", sa.String(length=20), nullable=False, server_default="approved")
+    )
+    op.add_column("process_version", sa.Column("note", sa.Text(), nullable=True))
+    op.add_column("process_version", sa.Column("approved_by_id", sa.Integer(), nullable=True))
+    if op.get_bind().dialect.name == "postgresql":  # SQLite adds no constraint to a table in place
+        op.create_foreign_key(
+            "fk_process_version_approved_by", "process_version", "app_user", ["approved_by_id"], ["id"]
         )
-        batch_op.add_column(sa.Column("note", sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column("approved_by_id", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("approved_at", sa.DateTime(), nullable=True))
-        batch_op.add_column(sa.Column("effective_from", sa.DateTime(), nullable=True))
-        batch_op.add_column(sa.Column("decision_note", sa.Text(), nullable=True))
-        batch_op.create_foreign_key("fk_process_version_approved_by", "app_user", ["approved_by_id"], ["id"])
+    op.add_column("process_version", sa.Column("approved_at", sa.DateTime(), nullable=True))
+    op.add_column("process_version", sa.Column("effective_from", sa.DateTime(), nullable=True))
+    op.add_column("process_version", sa.Column("decision_note", sa.Text(), nullable=True))
     # Versions deployed before document control took effect when they were deployed.
     op.execute("UPDATE process_version SET effective_from = created_at, approved_at = created_at")
     op.create_table(
@@ -52,7 +56,6 @@ def downgrade() -> None:
     op.drop_index("ix_process_draft_key", table_name="process_draft")
     op.drop_table("process_draft")
     with op.batch_alter_table("process_version", schema=None) as batch_op:
-        batch_op.drop_constraint("fk_process_version_approved_by", type_="foreignkey")
         for column in ("decision_note", "effective_from", "approved_at", "approved_by_id", "note", "state"):
             batch_op.drop_column(column)
         batch_op.drop_column("glue")

@@ -1,0 +1,67 @@
+"""Upgrading a database that already holds cases: each migration of this session, with data in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from engine.db import make_engine
+from engine.migrate import upgrade
+from tests.conftest import require_postgres, reset_postgres
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request, tmp_path: Path) -> str:  # type: ignore[no-untyped-def]
+    if request.param == "postgres":
+        require_postgres()
+        found = request.getfixturevalue("committed_postgres_url")
+        reset_postgres(found)
+        return found
+    return f"sqlite:///{tmp_path / 'old.sqlite3'}"
+
+
+def test_upgrade_from_0006_keeps_cases_tasks_and_numbers(url):  # type: ignore[no-untyped-def]
+    db = make_engine(url)
+    upgrade(db, "0006")
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO app_user (id, username, full_name, password_hash, active, created_at, roles_cache) VALUES (1, 'qc', '', 'x', true, '2026-11-01', 'quality_control')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO process_version (id, process_key, version, name, content_hash, spec_json, source_files, lane_roles, forms, warnings, startable_by, created_at) VALUES (1, 'nonconformity', 1, 'NC', 'h', '{}', '{}', '{}', '{}', '[]', '[]', '2026-11-01')"
+            )
+        )
+        for i in (1, 2):
+            conn.execute(
+                text(
+                    f"INSERT INTO process_instance (id, process_version_id, process_key, status, state_json, serializer_version, started_at, updated_at, lock_version, audit_seq, audit_hash) VALUES ({i}, 1, 'nonconformity', 'running', '{{}}', '1.5', '2026-11-01', '2026-11-01', 1, 0, '0')"
+                )
+            )
+            # A forged duplicate number from before the constraint: the later case is marked, not lost.
+            conn.execute(
+                text(
+                    f"INSERT INTO case_record (instance_id, process_key, number, site, fields, updated_at) VALUES ({i}, 'nonconformity', 'NC-2026-0001', 'Bandung', '{{}}', '2026-11-01')"
+                )
+            )
+        conn.execute(
+            text(
+                "INSERT INTO human_task (id, instance_id, task_guid, bpmn_id, name, process_key, lane, role_key, status, created_at, has_owners) VALUES (1, 1, 'g1', 'nc_acknowledge', 'Ack', 'nonconformity', 'Agen', 'agent', 'open', '2026-11-01', false)"
+            )
+        )
+    upgrade(db)
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0008"
+        assert conn.execute(text("SELECT site, role_key FROM human_task WHERE id = 1")).one() == (
+            "Bandung",
+            "team_leader",
+        )
+        numbers = conn.execute(text("SELECT number FROM case_record ORDER BY instance_id")).scalars().all()
+        assert numbers == ["NC-2026-0001", "NC-2026-0001/2"]
+        version = conn.execute(text("SELECT state, effective_from IS NOT NULL FROM process_version")).one()
+        assert version[0] == "approved" and version[1]
+    db.dispose()
