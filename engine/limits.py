@@ -12,7 +12,11 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Iterator
+from typing import Any
+
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 
 try:
     import resource
@@ -60,3 +64,23 @@ def bounded(extra_bytes: int) -> Iterator[None]:
             if _ACTIVE == 0 and _SAVED is not None:
                 resource.setrlimit(resource.RLIMIT_AS, _SAVED)
                 _SAVED = None
+
+
+MAX_STEP_TASKS = 10_000
+
+
+class StepBudget:
+    """Stop a step that never reaches a wait state (a loop of script tasks) as an incident."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.seconds = seconds
+        self.count = 0
+
+    def __call__(self, task: Any) -> None:
+        self.count += 1
+        if self.count > MAX_STEP_TASKS or time.monotonic() > self.deadline:
+            limit = f"{MAX_STEP_TASKS} tasks" if self.count > MAX_STEP_TASKS else f"{self.seconds:g} s"
+            raise WorkflowTaskException(
+                f"the step ran past {limit} without waiting: a loop never ends", task=task
+            )

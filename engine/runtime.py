@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +21,6 @@ from zoneinfo import ZoneInfo
 
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -145,25 +143,6 @@ _ENGINE_ERRORS = (
     MemoryError,
     RecursionError,
 )
-
-MAX_STEP_TASKS = 10_000
-
-
-class _StepBudget:
-    """Stop a step that never reaches a wait state (a loop of script tasks) as an incident."""
-
-    def __init__(self, seconds: float) -> None:
-        self.deadline = time.monotonic() + seconds
-        self.seconds = seconds
-        self.count = 0
-
-    def __call__(self, task: Any) -> None:
-        self.count += 1
-        if self.count > MAX_STEP_TASKS or time.monotonic() > self.deadline:
-            limit = f"{MAX_STEP_TASKS} tasks" if self.count > MAX_STEP_TASKS else f"{self.seconds:g} s"
-            raise WorkflowTaskException(
-                f"the step ran past {limit} without waiting: a loop never ends", task=task
-            )
 
 
 class ProcessEngine:
@@ -898,7 +877,7 @@ class ProcessEngine:
                 limits.bounded(self.memory_bytes),
             ):
                 apply(workflow)
-                workflow.do_engine_steps(did_complete_task=_StepBudget(self.step_seconds))
+                workflow.do_engine_steps(did_complete_task=limits.StepBudget(self.step_seconds))
                 snap = snapshot(workflow, now)
             messages = workflow.get_events()  # thrown, and caught by nobody in this instance
             started = self._deliver(session, instance, messages)

@@ -17,8 +17,9 @@ from engine.models import CaseRecord, HumanTask, ProcessInstance
 from engine.policy import STATEMENT, STATEMENT_VERSION
 from engine.signin import BadCredentials, LoginThrottled
 
-from .cases import _process_keys, masked_fields
+from .cases import _process_keys
 from .core import MAX_PAGE, db, engine, now, runtime, task_label, use_case_glue
+from .values import masked_fields
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

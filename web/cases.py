@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
@@ -11,130 +10,36 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from lxml import etree
 from sqlalchemy import select
-from werkzeug.datastructures import MultiDict
 
 from engine import inbox, policy, workspace
-from engine.errors import MutuError, NotAuthorized, NotFound, ValidationFailed
-from engine.forms import validate as validate_form
+from engine.errors import MutuError, NotAuthorized, NotFound
 from engine.models import Attachment, CaseRecord, ProcessInstance, ProcessVersion
 from engine.spiff import parse_xml
-from engine.workspace import mask, sees_personal_data
 
 from . import formkit
 from .core import (
     back_to,
     db,
     engine,
-    field_message,
     glue,
     lang,
     now,
     page_arg,
     page_count,
-    parse_message,
     process_label,
     process_names,
     runtime,
     safe_path,
     use_case_glue,
 )
+from .formread import file_ids, read_form, store_uploads
+from .values import Shown, show_values
 
 bp = Blueprint("cases", __name__)
 
 STATUSES = ("running", "completed", "incident", "suspended", "cancelled")
 SITES = policy.SITES
 PER_PAGE = 25
-
-
-# -- how values read ---------------------------------------------------------------------------
-
-
-@dataclass
-class Shown:
-    """One value as a page shows it: ``kind`` is text, yesno, files, rows or masked."""
-
-    label: str
-    kind: str
-    value: Any
-
-
-def field_specs(process_key: str) -> dict[str, dict[str, Any]]:
-    """Every field name the process's forms use -> its schema (the first form that names it)."""
-    specs: dict[str, dict[str, Any]] = {}
-    for schema in glue(process_key).forms.values():
-        for name, spec in schema.get("properties", {}).items():
-            specs.setdefault(name, spec)
-    return specs
-
-
-def masked_fields(process_key: str) -> frozenset[str]:
-    meta = glue(process_key)
-    return frozenset() if sees_personal_data(current_user, meta.personal_roles) else meta.personal_fields()
-
-
-def show_values(
-    process_key: str, data: dict[str, Any], files: dict[str, Attachment], skip: tuple[str, ...] = ()
-) -> list[Shown]:
-    """Label and word a dict of case data in the user's language, personal data masked."""
-    specs = field_specs(process_key)
-    hidden = masked_fields(process_key)
-    out = []
-    for name, value in data.items():
-        if name in skip or value in (None, "", []):
-            continue
-        spec = specs.get(name, {})
-        label = formkit.label_of(spec, lang(), "") or _case_field_label(name)
-        out.append(_shown(label, name, spec, value, files, hidden))
-    return out
-
-
-def _case_field_label(name: str) -> str:
-    """Words for case fields that no form asks for (the engine or a decision table sets them)."""
-    words = {
-        "severity": _("Severity"),
-        "reopen_count": _("Times reopened"),
-        "status": _("Status"),
-        "site": _("Site"),
-        "service": _("Service"),
-        "agent_code": _("Agent code"),
-    }
-    return words.get(name, name.replace("_", " "))
-
-
-def _shown(
-    label: str,
-    name: str,
-    spec: dict[str, Any],
-    value: Any,
-    files: dict[str, Attachment],
-    hidden: frozenset[str],
-) -> Shown:
-    if name in hidden:
-        return Shown(label, "masked", workspace.MASK)
-    kind = formkit._kind(spec) if spec else ""
-    if kind == "files" and isinstance(value, list):
-        return Shown(label, "files", [files.get(str(v)) or str(v) for v in value])
-    if isinstance(value, bool):
-        return Shown(label, "yesno", value)
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        item = spec.get("items", {}).get("properties", {})
-        columns = list(dict.fromkeys(k for row in value for k in row))
-        heads = [formkit.label_of(item.get(c, {}), lang(), c) for c in columns]
-        rows = [[_word(item.get(c, {}), mask(row, hidden).get(c, "")) for c in columns] for row in value]
-        return Shown(label, "rows", {"heads": heads, "rows": rows})
-    if isinstance(value, list):
-        item = formkit._item_choices(spec)
-        return Shown(label, "text", ", ".join(_word(item, v) for v in mask(value, hidden)))
-    if isinstance(value, dict):
-        return Shown(label, "text", ", ".join(f"{k}: {v}" for k, v in mask(value, hidden).items()))
-    return Shown(label, "text", _word(spec, value))
-
-
-def _word(spec: dict[str, Any], value: Any) -> str:
-    if isinstance(value, bool):
-        return _("Yes") if value else _("No")
-    options = dict(formkit._options(spec, lang())) if spec.get("enum") else {}
-    return options.get(str(value), str(value))
 
 
 # -- the pieces of a case page --------------------------------------------------------------------
@@ -401,29 +306,6 @@ def download(attachment_id: int):  # type: ignore[no-untyped-def]
     return send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.filename)
 
 
-def store_uploads(files: list[Any], instance_id: int | None) -> list[Attachment]:
-    """Check and keep uploaded files; the first refused one stops the request with its reason."""
-    settings = runtime().settings
-    stored = []
-    for upload in files:
-        if not upload or not upload.filename:
-            continue
-        content = upload.read(settings.max_evidence_bytes + 1)
-        stored.append(
-            workspace.store_attachment(
-                db(),
-                settings.upload_dir,
-                upload.filename,
-                content,
-                current_user,
-                now(),
-                max_bytes=settings.max_evidence_bytes,
-                instance_id=instance_id,
-            )
-        )
-    return stored
-
-
 # -- starting a process -----------------------------------------------------------------------------
 
 
@@ -451,7 +333,7 @@ def start(process_key: str):  # type: ignore[no-untyped-def]
         values, errors = read_form(schema, request.form, request.files)
         if not errors:
             result = engine().start(db(), process_key, current_user, values)
-            ids = [int(v) for v in _file_ids(schema, values)]
+            ids = [int(v) for v in file_ids(schema, values)]
             workspace.claim_attachments(db(), ids, result.instance.id, current_user)
             db().commit()
             if result.incident is not None:
@@ -464,7 +346,7 @@ def start(process_key: str):  # type: ignore[no-untyped-def]
             return redirect(url_for("cases.case_page", instance_id=result.instance.id))
         db().commit()  # keep the evidence files uploaded with a form that has errors
         status = 422
-    ids = [int(v) for v in _file_ids(schema, values)]
+    ids = [int(v) for v in file_ids(schema, values)]
     kept = db().execute(select(Attachment).where(Attachment.id.in_(ids))).scalars() if ids else []
     return render_template(
         "start.html",
@@ -475,58 +357,3 @@ def start(process_key: str):  # type: ignore[no-untyped-def]
         fields=formkit.build(schema, lang(), values, errors),
         has_errors=bool(errors),
     ), status
-
-
-def _file_ids(schema: dict[str, Any], values: dict[str, Any]) -> list[str]:
-    ids = []
-    for name, spec in schema.get("properties", {}).items():
-        if formkit._kind(spec) == "files":
-            ids.extend(str(v) for v in values.get(name, []) if str(v).isdigit())
-    return ids
-
-
-def _attachable(ids: list[str], instance_id: int | None) -> bool:
-    """Files already in this case, or the user's own files not yet in any case."""
-    if not all(i.isdigit() for i in ids):
-        return False
-    rows = db().execute(select(Attachment).where(Attachment.id.in_([int(i) for i in ids]))).scalars().all()
-    ok = [
-        a
-        for a in rows
-        if (instance_id is not None and a.instance_id == instance_id)
-        or (a.instance_id is None and a.uploaded_by_id == current_user.id)
-    ]
-    return len(ok) == len(set(ids))
-
-
-def read_form(
-    schema: dict[str, Any], form: MultiDict[str, str], files: Any, instance_id: int | None = None
-) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Posted form -> (typed data, every error by field path), evidence files stored on the way."""
-    uploads: dict[str, list[str]] = {}
-    upload_errors: dict[str, list[str]] = {}
-    for name in files:  # every file input, rows included: ``f.<path>``
-        if not name.startswith(formkit.PREFIX):
-            continue
-        path = name[len(formkit.PREFIX) :]
-        try:
-            stored = store_uploads(files.getlist(name), instance_id)
-        except workspace.UploadRefused as exc:
-            upload_errors.setdefault(path, []).append(str(exc))
-            continue
-        uploads[path] = [str(a.id) for a in stored]
-    data, parse_errors = formkit.parse(schema, form, uploads)
-    errors: dict[str, list[str]] = {k: [parse_message(m) for m in v] for k, v in parse_errors.items()}
-    for key, kept in parse_errors.kept_files.items():
-        if not _attachable(kept, instance_id):
-            errors.setdefault(key, []).append(_("An evidence file named here is not one you may attach."))
-    for key, messages in upload_errors.items():
-        errors.setdefault(key, []).extend(messages)
-    try:
-        validate_form(schema, {k: v for k, v in data.items() if k not in errors})
-    except ValidationFailed as exc:
-        for detail in exc.details:
-            if detail.path in parse_errors:
-                continue
-            errors.setdefault(detail.path, []).append(field_message(detail))
-    return data, errors

@@ -15,7 +15,7 @@ from engine.identity import get_user
 from engine.models import HumanTask, ProcessInstance, User
 
 from . import formkit
-from .cases import SITES, _process_keys, case_context, masked_fields, read_form
+from .cases import SITES, _process_keys, case_context
 from .core import (
     back_to,
     db,
@@ -29,6 +29,8 @@ from .core import (
     task_label,
     use_case_glue,
 )
+from .formread import read_form
+from .values import masked_fields
 
 bp = Blueprint("tasks", __name__)
 
