@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, bundle, names, versioning
+from . import audit, bundle, form_checks, names, versioning
 from .deploy import NS, _all_specs, check
 from .errors import Conflict, DeployError, InvalidState, MutuError, NotAuthorized, NotFound, Problem
 from .models import ProcessDraft, ProcessVersion, User
@@ -187,8 +187,14 @@ def _problem(severity: str, problem: Problem) -> dict[str, Any]:
     }
 
 
-def check_files(engine: Any, process_key: str, files: dict[str, str]) -> Checked:
-    """The real deploy checks, then the names expressions read and the timers with sample values."""
+def check_files(
+    engine: Any, process_key: str, files: dict[str, str], base: dict[str, str] | None = None
+) -> Checked:
+    """The real deploy checks, the names expressions read, timers with sample values, forms and glue.
+
+    ``base`` (the version the draft started from) lets the check name fields removed or
+    renamed while something still uses them.
+    """
     try:
         sources, registry = bundle.split(files)
         parsed, warnings = check(sources, registry, engine.services.names())
@@ -212,6 +218,10 @@ def check_files(engine: Any, process_key: str, files: dict[str, str]) -> Checked
             flow = next((f for src, f, text in flows if src == problem.element and name in text), None)
             problem = Problem(problem.file, flow or problem.element, problem.message)
         found.append(_problem(severity, problem))
+    extra = form_checks.form_problems(files, process_key) + form_checks.glue_problems(files, process_key)
+    if base:
+        extra += form_checks.removed_fields(base, files, process_key)
+    found.extend(_problem(severity, problem) for severity, problem in extra)
     return Checked(found, item, registry, sources)
 
 
@@ -298,6 +308,7 @@ def publish(
     *,
     acknowledge_warnings: bool = False,
     publish_alone: bool = False,
+    scenario_notes: dict[str, str] | None = None,
 ) -> ProcessVersion:
     """Publish a draft as the next version: waiting for the Director, or in effect at once if allowed."""
     draft = get(session, draft_id, actor)
@@ -306,12 +317,20 @@ def publish(
     note = (note or "").strip()
     if len(note) < 5:
         raise MutuError("a publish needs a change note of at least 5 characters")
-    checked = check_files(engine, draft.process_key, draft.files)
+    before = base_files(engine, session, draft)
+    checked = check_files(engine, draft.process_key, draft.files, before)
     if checked.errors:
         raise PublishRefused(f"the draft has {len(checked.errors)} error(s)", checked.errors)
     warnings = [p for p in checked.problems if p["severity"] == "warning"]
     if warnings and not acknowledge_warnings:
         raise PublishRefused(f"acknowledge {len(warnings)} warning(s) to publish", warnings)
+    from . import draft_scenarios  # it reads bundles through this module
+
+    blockers, scenario_lines = draft_scenarios.publish_blockers(
+        engine, session, draft, before, scenario_notes or {}
+    )
+    if blockers:
+        raise PublishRefused(f"{len(blockers)} scenario problem(s) stop the publish", blockers)
     state = "approved" if publish_alone else "waiting_approval"
     result = engine.deploy(
         session,
@@ -325,7 +344,7 @@ def publish(
     if not result.created:
         raise InvalidState("the draft is the same as the latest version: nothing to publish")
     version = result.created[0]
-    listed = changes(base_files(engine, session, draft), draft.files)
+    listed = changes(before, draft.files) + scenario_lines
     draft.status, draft.published_version = "published", version.version
     draft.updated_at, draft.updated_by_id = now, actor.id
     if state == "waiting_approval":

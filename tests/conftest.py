@@ -103,6 +103,28 @@ def committed_postgres_url():  # type: ignore[no-untyped-def]
     drop_postgres(url)
 
 
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def scenario_sandbox(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """The seed library deployed once in a sandbox: in memory, or on a PostgreSQL database of its own."""
+    from engine.sandbox import Sandbox
+    from tests.scenario import library_files, library_operators
+
+    if request.param == "sqlite":
+        sandbox = Sandbox(library_files(), operators=library_operators())
+        yield sandbox
+        sandbox.close()
+        return
+    require_postgres()
+    url = scratch_postgres_url("sandbox")
+    eng = make_engine(url)
+    upgrade(eng)
+    sandbox = Sandbox(library_files(), bind=eng, operators=library_operators())
+    yield sandbox
+    sandbox.close()
+    eng.dispose()
+    drop_postgres(url)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     """The migrated database engine, once per backend."""

@@ -1,19 +1,71 @@
-"""Drive one case of a process library diagram through the engine, checking the inbox each step."""
+"""The library's scenario files, run by the same runner the editor uses, and a few engine-level cases.
+
+Scenario files live in ``workflows/<process>/scenarios/``; each test module runs its
+process's files one by one (each passes alone) and checks that together they take every
+sequence flow of the diagram. ``Case`` drives a case by hand for what a scenario file
+cannot say (who may not act, register rows removed meanwhile, start timers).
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from functools import cache
+from typing import Any
 
 import pytest
 
+from engine import bundle, paths, scenarios
 from engine.deploy import read_sources
-from engine.models import CaseRecord, ProcessInstance
+from engine.models import CaseRecord
 from engine.registry import load_registry
 from engine.runtime import ProcessEngine
+from engine.sandbox import Sandbox
 from engine.timers import due_timer_ids
-from tests import flow_coverage
 from tests.flow_coverage import ROOT
 from tests.helpers import assert_inbox_matches, open_tasks, task_by_bpmn
+
+
+@cache
+def _library() -> dict[str, str]:
+    return bundle.library_files(ROOT / "bpmn", ROOT / "workflows")
+
+
+def library_files() -> dict[str, str]:
+    return dict(_library())
+
+
+def library_operators() -> dict[str, Any]:
+    return load_registry(ROOT / "workflows").operators
+
+
+def scenario_paths(process_key: str) -> list[Any]:
+    """pytest parameters, one per scenario file of the process, named by its file."""
+    return [
+        pytest.param(path, id=path.rsplit("/", 1)[1].removesuffix(".json"))
+        for path in scenarios.scenario_files(_library(), process_key)
+    ]
+
+
+def run_file(sandbox: Sandbox, process_key: str, path: str) -> scenarios.Result:
+    return scenarios.run(sandbox, process_key, json.loads(_library()[path]), path)
+
+
+def assert_passes(sandbox: Sandbox, process_key: str, path: str) -> scenarios.Result:
+    result = run_file(sandbox, process_key, path)
+    assert result.passed, f"{result.name}: {result.difference}"
+    return result
+
+
+def assert_full_coverage(sandbox: Sandbox, process_key: str) -> None:
+    """Every scenario of the process run here, and every flow of its diagram taken by one."""
+    flows = set(paths.diagram_flows(_library(), process_key).values())
+    taken: set[str] = set()
+    for result in scenarios.run_all(sandbox, process_key, _library()):
+        assert result.passed, f"{result.name}: {result.difference}"
+        taken |= set(result.flows)
+    print(f"\n{process_key} flow coverage: {len(taken & flows)}/{len(flows)}")
+    assert sorted(flows - taken) == [], "flows no scenario takes"
 
 
 @pytest.fixture
@@ -25,7 +77,7 @@ def library(session, clock) -> ProcessEngine:  # type: ignore[no-untyped-def]
 
 
 class Case:
-    """One case moving through the engine; every step checks that the inbox equals the workflow."""
+    """One case moving through the engine by hand; every step checks that the inbox equals the workflow."""
 
     def __init__(self, session, engine, process_key, starter, data):  # type: ignore[no-untyped-def]
         self.session, self.engine, self.process_key = session, engine, process_key
@@ -68,17 +120,3 @@ class Case:
     def case(self) -> CaseRecord:
         self.session.expire_all()
         return self.session.get(CaseRecord, self.instance.id)
-
-    def finish(self, file_name: str) -> None:
-        """Record the flows this case took, for the coverage test of its diagram."""
-        workflow = self.engine._load(self.session.get(ProcessInstance, self.instance.id))
-        flow_coverage.record(
-            self.process_key, flow_coverage.diagram_flows(file_name, self.process_key), workflow
-        )
-
-
-def assert_full_coverage(file_name: str, process_key: str) -> None:
-    flows = flow_coverage.diagram_flows(file_name, process_key)
-    taken = flow_coverage.TAKEN[process_key]
-    print(f"\n{process_key} flow coverage: {len(taken)}/{len(flows)} ({100 * len(taken) / len(flows):.0f}%)")
-    assert sorted(set(flows.values()) - taken) == [], "flows never taken"

@@ -1,7 +1,7 @@
-"""The nonconformity process end to end, with real users in real roles and the test clock.
+"""The nonconformity process: its scenario files (every flow of the diagram), and who may act.
 
-Together the scenarios take every sequence flow of bpmn/nonconformity.bpmn; the last
-test prints the coverage and fails below 100%.
+The scenarios in workflows/nonconformity/scenarios/ run through the editor's runner; the
+hand-driven cases below check what a scenario cannot: who may not act, and case numbering.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from engine.errors import NotAuthorized, ValidationFailed
 from engine.inbox import list_tasks
 from tests.helpers import NC_REPORT, task_by_bpmn
-from tests.scenario import Case, assert_full_coverage
+from tests.scenario import Case, assert_full_coverage, assert_passes, scenario_paths
 
 REPORT = {**NC_REPORT, "customer_phone": "0812 555 0101"}
 
@@ -22,9 +22,6 @@ class NcCase(Case):
     def __init__(self, session, engine, people, report=REPORT):  # type: ignore[no-untyped-def]
         super().__init__(session, engine, "nonconformity", people.qc, report)
         self.people = people
-
-    def finish(self) -> None:  # type: ignore[override]
-        super().finish("nonconformity.bpmn")
 
 
 @pytest.fixture
@@ -61,20 +58,7 @@ def plan_and_approve(case: NcCase, returned_first: bool = False) -> None:
     case.do("nc_approve", p.qmr, {"plan_approved": True})
 
 
-def test_not_a_nonconformity_is_closed_with_reason(session, nc, people):
-    case = NcCase(session, nc, people)
-    assert case.case().number == "NC-2026-0001" and case.case().status == "Triase"
-    assert case.open() == ["nc_triage"]
-    case.do(
-        "nc_triage",
-        people.qmr,
-        {"is_nonconformity": False, "rejection_reason": "Sesuai prosedur yang berlaku"},
-    )
-    assert case.instance.status == "completed" and case.open() == []
-    case.finish()
-
-
-def test_major_finding_closed_after_effective_verification(session, nc, people):
+def test_who_may_act_along_a_major_finding(session, nc, people):
     case = NcCase(session, nc, people)
     with pytest.raises(ValidationFailed) as info:  # a reason, impact and recurrence are needed
         case.do("nc_triage", people.qmr, {"is_nonconformity": True})
@@ -111,58 +95,6 @@ def test_major_finding_closed_after_effective_verification(session, nc, people):
     )
     assert case.instance.status == "completed"
     assert case.case().status == "Ditutup"
-    case.finish()
-
-
-def test_returned_plan_reminder_overdue_and_reopening(session, nc, people):
-    case = NcCase(session, nc, people, {**REPORT, "agent_code": ""})
-    case.do("nc_triage", people.qmr, {"is_nonconformity": True, "impact": "rendah", "repeated": True})
-    assert case.case().severity == "major"  # low impact but repeated
-    assert case.open() == ["nc_contain"]  # no agent involved: nobody to acknowledge
-    case.do("nc_contain", people.tl, {"correction": "Koreksi langsung oleh team leader"})
-    plan_and_approve(case, returned_first=True)
-    case.wait(timedelta(days=6, minutes=1))  # reminder a day before the due date; the task stays
-    assert case.open() == ["nc_implement"]
-    assert case.case().fields.get("reopen_count") == 0
-    case.wait(timedelta(days=1))  # overdue: taken away and escalated to the QMR
-    assert case.open() == ["nc_followup"]
-    case.do("nc_followup", people.qmr, {"new_due_days": 3, "followup_note": "Selesaikan dalam 3 hari"})
-    assert case.open() == ["nc_implement"]
-    case.do("nc_implement", people.tl, {"implementation_report": "Pelatihan ulang dilakukan"})
-    case.wait(timedelta(days=30, minutes=1))
-    case.do(
-        "nc_verify",
-        people.qc,
-        {"effective": False, "verification_note": "Masih salah pada tapping berikutnya"},
-    )
-    assert case.open() == ["nc_rca"] and case.case().status == "Dibuka kembali"
-    assert case.case().fields["reopen_count"] == 1
-    plan_and_approve(case)
-    case.do("nc_implement", people.tl, {"implementation_report": "Skrip dan pelatihan diperbaiki"})
-    case.wait(timedelta(days=30, minutes=1))
-    case.do("nc_verify", people.qc, {"effective": True, "verification_note": "Efektif"})
-    assert case.instance.status == "completed" and case.case().status == "Ditutup"
-    case.finish()
-
-
-def test_director_decides_when_the_qmr_does_not_follow_up(session, nc, people):
-    case = NcCase(session, nc, people, {**REPORT, "agent_code": ""})
-    case.do("nc_triage", people.qmr, {"is_nonconformity": True, "impact": "tinggi", "repeated": False})
-    assert case.case().severity == "critical"
-    case.do("nc_contain", people.tl, {"correction": "Penghentian sementara informasi promo"})
-    plan_and_approve(case)
-    case.wait(timedelta(days=3, minutes=1))  # critical: 3 days, then overdue
-    assert case.open() == ["nc_followup"]
-    case.wait(timedelta(days=3, minutes=1))  # the QMR lets it lie: the Director decides
-    assert case.open() == ["nc_director"]
-    director = task_by_bpmn(session, case.instance.id, "nc_director")
-    assert director.role_key == "director"
-    case.do("nc_director", people.director, {"new_due_days": 2, "director_instruction": "Selesaikan segera"})
-    case.do("nc_implement", people.tl, {"implementation_report": "Selesai sesuai instruksi direktur"})
-    case.wait(timedelta(days=14, minutes=1))  # critical: verification after 14 days
-    case.do("nc_verify", people.qc, {"effective": True, "verification_note": "Efektif"})
-    assert case.instance.status == "completed"
-    case.finish()
 
 
 def test_case_numbers_are_gap_free_per_year(session, nc, people):
@@ -172,8 +104,13 @@ def test_case_numbers_are_gap_free_per_year(session, nc, people):
     assert NcCase(session, nc, people).case().number == "NC-2027-0001"
 
 
-def test_every_flow_of_the_nonconformity_diagram_is_taken():
-    assert_full_coverage("nonconformity.bpmn", "nonconformity")
+@pytest.mark.parametrize("path", scenario_paths("nonconformity"))
+def test_scenario(scenario_sandbox, path):
+    assert_passes(scenario_sandbox, "nonconformity", path)
+
+
+def test_every_flow_of_the_nonconformity_diagram_is_taken(scenario_sandbox):
+    assert_full_coverage(scenario_sandbox, "nonconformity")
 
 
 def test_a_step_rewrites_the_case_row_only_when_a_case_field_changed(session, nc, people):

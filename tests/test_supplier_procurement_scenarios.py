@@ -1,4 +1,4 @@
-"""Supplier evaluation and procurement end to end (manual 8.4); every flow of its diagram taken."""
+"""Supplier evaluation and procurement (manual 8.4): scenario files take every flow; register rules."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from engine import scenarios
 from engine.models import ProcessInstance, Supplier, Timer
-from tests.scenario import Case, assert_full_coverage
+from tests.scenario import Case, assert_full_coverage, assert_passes, scenario_paths
 
 REQUEST = {
     "resource_type": "infrastructure",
@@ -49,111 +50,6 @@ class SpCase(Case):
         self.do("sp_approve", self.people.ops, {"request_approved": True})
         self.do("sp_coordinate", self.people.procurement, {"corporate_reference": "PROC-CORP-2026-011"})
 
-    def finish(self) -> None:  # type: ignore[override]
-        super().finish("supplier_procurement.bpmn")
-
-
-def test_rejected_request_ends_at_once(session, library, people):
-    case = SpCase(session, library, people)
-    assert case.case().number == "PR-2026-0001"
-    case.do(
-        "sp_approve", people.ops, {"request_approved": False, "approval_note": "Anggaran tahun ini habis"}
-    )
-    assert case.instance.status == "completed"
-    case.finish()
-
-
-def test_small_purchase_from_an_approved_supplier(session, library, people):
-    case = SpCase(session, library, people)
-    case.approve()
-    assert case.case().fields["procurement_method"] == "po"
-    audio = register(session, "PT Audio Nusantara", 82)
-    case.do("sp_choose", people.procurement, {"supplier_name": "PT Audio Nusantara"})
-    assert case.open() == ["sp_po"]  # on the approved list with a valid score: no new evaluation
-    case.do("sp_po", people.procurement, {"po_number": "PO-2026-0042", "po_date": "2026-01-06"})
-    case.do("sp_receipt", people.procurement, RECEIVED)
-    assert case.open() == ["sp_check_infra"]
-    case.do(
-        "sp_check_infra",
-        people.ops,
-        {"verification_passed": True, "quality_score": 90, "findings": "Sesuai spesifikasi"},
-    )
-    case.do("sp_register", people.ops, {"register_number": "AST-BDG-0931"})
-    assert case.instance.status == "completed"
-    assert case.case().fields["supplier_score"] == 86 and case.case().status == "Selesai: diterima"
-    session.refresh(audio)
-    assert (audio.score, audio.deliveries) == (86, 4)  # the register moved with this delivery
-    case.finish()
-
-
-def test_large_people_order_by_tender_with_new_supplier_refused_on_receipt(session, library, people):
-    case = SpCase(
-        session,
-        library,
-        people,
-        {
-            **REQUEST,
-            "resource_type": "people",
-            "specification": "30 agen outsourcing",
-            "estimated_value": 900_000_000,
-        },
-    )
-    case.approve()
-    assert case.case().fields["procurement_method"] == "tender"
-    case.do("sp_choose", people.procurement, {"supplier_name": "PT Baru Jaya"})
-    assert case.open() == ["sp_evaluate"]
-    case.do(
-        "sp_evaluate",
-        people.director,
-        {"supplier_score": 60, "audit_passed": True, "evaluation_note": "Skor kurang"},
-    )
-    assert case.open() == ["sp_choose"]  # below the tender minimum of 75: choose again
-    case.do("sp_choose", people.procurement, {"supplier_name": "PT Insan Prima"})
-    case.do(
-        "sp_evaluate",
-        people.director,
-        {"supplier_score": 80, "audit_passed": True, "evaluation_note": "Memenuhi"},
-    )
-    assert case.open() == ["sp_tender"]
-    case.do(
-        "sp_tender",
-        people.procurement,
-        {
-            "bids": [{"bidder": "PT Insan Prima", "amount": 850_000_000, "score": 84}],
-            "recommended_supplier": "PT Insan Prima",
-        },
-    )
-    case.do("sp_award", people.director, {"supplier_name": "PT Insan Prima", "award_note": "Skor tertinggi"})
-    case.do("sp_receipt", people.procurement, RECEIVED)
-    assert case.open() == ["sp_check_people"]  # people are checked for competence by a team leader
-    case.do(
-        "sp_check_people",
-        people.tl,
-        {
-            "verification_passed": False,
-            "quality_score": 40,
-            "findings": "12 dari 30 agen tidak lulus uji produk",
-        },
-    )
-    case.do(
-        "sp_car",
-        people.procurement,
-        {"car_number": "SCAR-2026-003", "car_description": "Ganti 12 agen yang tidak lulus"},
-    )
-    assert case.instance.status == "completed"
-    assert case.case().fields["supplier_score"] == 60 and case.case().status == "Selesai: ditolak"
-    names = {s.name: (s.approved, s.score) for s in session.execute(select(Supplier)).scalars()}
-    assert names == {"PT Baru Jaya": (True, 60), "PT Insan Prima": (True, 60)}
-    case.finish()
-
-
-def test_an_expired_evaluation_sends_the_supplier_back_to_evaluation(session, library, people):
-    register(session, "PT Lama Sekali", 90, valid_days=-1)
-    case = SpCase(session, library, people)
-    case.approve()
-    case.do("sp_choose", people.procurement, {"supplier_name": "PT Lama Sekali"})
-    assert case.open() == ["sp_evaluate"]
-
 
 def test_a_failed_step_takes_back_its_register_writes(session, library, clock):
     services = library.services
@@ -193,16 +89,29 @@ def test_rating_a_supplier_missing_from_the_register_is_an_incident(session, lib
         ("people", 500_000_001, "tender"),
     ],
 )
-def test_procurement_method_table(session, library, people, resource_type, value, method):
-    case = SpCase(
-        session, library, people, {**REQUEST, "resource_type": resource_type, "estimated_value": value}
-    )
-    case.approve()
-    assert case.case().fields["procurement_method"] == method
+def test_procurement_method_table(scenario_sandbox, resource_type, value, method):
+    doc = {
+        "name": f"{resource_type} {value}",
+        "start": {"data": {**REQUEST, "resource_type": resource_type, "estimated_value": value}},
+        "steps": [
+            {"task": "sp_approve", "data": {"request_approved": True}},
+            {"task": "sp_coordinate", "data": {"corporate_reference": "PROC-CORP-2026-011"}},
+        ],
+        "expect": {"case": {"procurement_method": method}},
+    }
+    result = scenarios.run(scenario_sandbox, "supplier_procurement", doc)
+    assert result.passed, result.difference
 
 
-def test_every_flow_of_the_supplier_procurement_diagram_is_taken():
-    assert_full_coverage("supplier_procurement.bpmn", "supplier_procurement")
+@pytest.mark.parametrize(
+    "path", scenario_paths("supplier_procurement") + scenario_paths("supplier_reevaluation")
+)
+def test_scenario(scenario_sandbox, path):
+    assert_passes(scenario_sandbox, path.split("/")[1], path)
+
+
+def test_every_flow_of_the_supplier_procurement_diagram_is_taken(scenario_sandbox):
+    assert_full_coverage(scenario_sandbox, "supplier_procurement")
 
 
 def test_approved_suppliers_are_reevaluated_every_six_months(session, library, people, clock):
@@ -246,8 +155,7 @@ def test_approved_suppliers_are_reevaluated_every_six_months(session, library, p
         "PT Baru Jaya": (False, 41),
         "PT Insan Prima": (True, 66),
     }
-    case.finish("supplier_reevaluation.bpmn")
 
 
-def test_every_flow_of_the_supplier_reevaluation_diagram_is_taken():
-    assert_full_coverage("supplier_reevaluation.bpmn", "supplier_reevaluation")
+def test_every_flow_of_the_supplier_reevaluation_diagram_is_taken(scenario_sandbox):
+    assert_full_coverage(scenario_sandbox, "supplier_reevaluation")

@@ -102,7 +102,10 @@ def invalid(exc: ValidationFailed):  # type: ignore[no-untyped-def]
 
 @bp.errorhandler(MutuError)
 def failed(exc: MutuError):  # type: ignore[no-untyped-def]
-    return jsonify(error={"code": exc.code, "message": str(exc)}), exc.http_status
+    error: dict[str, Any] = {"code": exc.code, "message": str(exc)}
+    if isinstance(getattr(exc, "problems", None), list):
+        error["problems"] = exc.problems
+    return jsonify(error=error), exc.http_status
 
 
 @bp.post("/token")

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Response, jsonify, request
 from flask_login import current_user
 
-from engine import bundle, drafts, versioning
+from engine import bundle, draft_scenarios, drafts, versioning
 from engine.errors import MutuError
 from engine.models import ProcessDraft, ProcessVersion, User
 
@@ -151,20 +151,20 @@ def delete_draft_file(draft_id: int, path: str):  # type: ignore[no-untyped-def]
 @bp.post("/drafts/<int:draft_id>/check")
 def check_draft(draft_id: int):  # type: ignore[no-untyped-def]
     draft = drafts.get(db(), draft_id, current_user)
-    checked = drafts.check_files(engine(), draft.process_key, draft.files)
-    return jsonify(
-        revision=draft.revision,
-        problems=checked.problems,
-        changes=drafts.changes(drafts.base_files(engine(), db(), draft), draft.files),
-    )
+    base = drafts.base_files(engine(), db(), draft)
+    checked = drafts.check_files(engine(), draft.process_key, draft.files, base)
+    return jsonify(revision=draft.revision, problems=checked.problems, changes=drafts.changes(base, draft.files))
 
 
 @bp.post("/drafts/<int:draft_id>/publish")
 def publish_draft(draft_id: int):  # type: ignore[no-untyped-def]
-    body = _body("note", "acknowledge_warnings")
+    body = _body("note", "acknowledge_warnings", "scenario_notes")
     note = body.get("note")
     if not isinstance(note, str):
         raise ApiError(400, "bad_request", "note must say what changed and why")
+    notes = body.get("scenario_notes") or {}
+    if not isinstance(notes, dict) or not all(isinstance(v, str) for v in notes.values()):
+        raise ApiError(400, "bad_request", "scenario_notes must map a scenario's path to a note")
     try:
         version = drafts.publish(
             db(),
@@ -175,6 +175,7 @@ def publish_draft(draft_id: int):  # type: ignore[no-untyped-def]
             now(),
             acknowledge_warnings=body.get("acknowledge_warnings") is True,
             publish_alone=runtime().settings.qmr_publishes_alone,
+            scenario_notes=notes,
         )
     except drafts.PublishRefused as exc:
         return jsonify(
@@ -183,6 +184,33 @@ def publish_draft(draft_id: int):  # type: ignore[no-untyped-def]
     db().commit()
     state = "in_effect" if version.state == "approved" else version.state
     return jsonify(version=version.version, state=state), 201
+
+
+@bp.post("/drafts/<int:draft_id>/scenarios/run")
+def run_draft_scenarios(draft_id: int):  # type: ignore[no-untyped-def]
+    """Every scenario of the draft (or the ``paths`` given) against the draft, in a sandbox."""
+    body = _body("paths")
+    chosen = body.get("paths")
+    if chosen is not None and not (isinstance(chosen, list) and all(isinstance(p, str) for p in chosen)):
+        raise ApiError(400, "bad_request", "paths must be a list of scenario file paths")
+    draft = drafts.get(db(), draft_id, current_user)
+    results = draft_scenarios.run(engine(), db(), draft, chosen)
+    return jsonify(
+        revision=draft.revision,
+        passed=all(r["passed"] for r in results),
+        scenarios=results,
+    )
+
+
+@bp.post("/drafts/<int:draft_id>/scenarios/replay")
+def replay_draft_scenario(draft_id: int):  # type: ignore[no-untyped-def]
+    """A scenario being recorded: its steps so far run against the draft, and where it stands."""
+    body = _body("scenario")
+    doc = body.get("scenario")
+    if not isinstance(doc, dict):
+        raise ApiError(400, "bad_request", "scenario must be a scenario object (name, start, steps)")
+    draft = drafts.get(db(), draft_id, current_user)
+    return jsonify(draft_scenarios.replay(engine(), db(), draft, doc))
 
 
 @bp.post("/processes/<process_key>/migrations")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .openapi import KEY, OBJ, PATH, REVISION, TEXT, ZIP, _op, _p, _resp
+from .openapi import KEY, OBJ, PATH, REVISION, TEXT, ZIP, _op, _p, _q, _resp
 
 
 def editor_paths() -> dict[str, Any]:
@@ -104,6 +104,96 @@ def editor_paths() -> dict[str, Any]:
                 params=[_p("draft_id")],
             )
         },
+        "/drafts/{draft_id}/scenarios/run": {
+            "post": _op(
+                "Run the draft's scenarios in a sandbox: each with name, passed and the first difference",
+                {"200": _resp("each scenario's result", OBJ)},
+                400,
+                403,
+                404,
+                422,
+                body={
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {"paths": {"type": "array", "items": TEXT}},
+                },
+                params=[_p("draft_id")],
+            )
+        },
+        "/drafts/{draft_id}/forms/preview": {
+            "post": _op(
+                "A form schema drawn as the task page draws it (html), in Indonesian or English, "
+                "or why it is not a valid form (problem)",
+                {"200": _resp("the preview", OBJ)},
+                400,
+                403,
+                404,
+                body={
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["schema"],
+                    "properties": {"schema": OBJ, "lang": {"enum": ["id", "en"]}},
+                },
+                params=[_p("draft_id")],
+            )
+        },
+        "/drafts/{draft_id}/uses": {
+            "get": _op(
+                "Where the draft reads a data name: conditions, scripts, timers, case fields, other forms",
+                {"200": _resp("the places", OBJ)},
+                400,
+                403,
+                404,
+                params=[
+                    _p("draft_id"),
+                    {"name": "name", "in": "query", "required": True, "schema": {**TEXT, "maxLength": 64}},
+                    _q("form", TEXT, "a form file name to leave out"),
+                ],
+            )
+        },
+        "/drafts/{draft_id}/scenarios/step": {
+            "post": {
+                **_op(
+                    "Record one step of a scenario: the start form or a task's form posted as staff post "
+                    "it (fields scenario, task, form, lang and the form's own fields)",
+                    {"200": _resp("the scenario with the step, and where it stands", OBJ)},
+                    400,
+                    403,
+                    404,
+                    422,
+                    params=[_p("draft_id")],
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["scenario"],
+                                "properties": {"scenario": TEXT, "task": TEXT, "form": TEXT},
+                            }
+                        }
+                    },
+                },
+            }
+        },
+        "/drafts/{draft_id}/scenarios/replay": {
+            "post": _op(
+                "Run a scenario being recorded against the draft: open tasks, timers and path so far",
+                {"200": _resp("where the scenario stands", OBJ)},
+                400,
+                403,
+                404,
+                422,
+                body={
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["scenario"],
+                    "properties": {"scenario": OBJ},
+                },
+                params=[_p("draft_id")],
+            )
+        },
         "/drafts/{draft_id}/publish": {
             "post": _op(
                 "Publish the draft with a change note: the new version waits for the Director's approval",
@@ -117,7 +207,11 @@ def editor_paths() -> dict[str, Any]:
                     "type": "object",
                     "additionalProperties": False,
                     "required": ["note"],
-                    "properties": {"note": TEXT, "acknowledge_warnings": {"type": "boolean"}},
+                    "properties": {
+                        "note": TEXT,
+                        "acknowledge_warnings": {"type": "boolean"},
+                        "scenario_notes": {"type": "object", "additionalProperties": TEXT},
+                    },
                 },
                 params=[_p("draft_id")],
             )

@@ -14,6 +14,7 @@ from engine import drafts, policy, versioning
 from engine.errors import MutuError, NotFound, Problem
 from engine.models import CaseRecord, ProcessDraft, ProcessInstance, ProcessVersion
 
+from .values import ROLE_WORDS, role_label
 from .core import db, engine, glue, now, process_label, runtime
 
 bp = Blueprint("processes", __name__)
@@ -274,6 +275,7 @@ def editor(draft_id: int):  # type: ignore[no-untyped-def]
         "files": draft.files,
         "base_files": base,
         "operators": sorted(engine().services.names()),
+        "roles": {key: role_label(key) for key in ROLE_WORDS},
         "csrf": generate_csrf(),
     }
     return render_template(

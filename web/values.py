@@ -102,3 +102,21 @@ def _word(spec: dict[str, Any], value: Any) -> str:
         return _("Yes") if value else _("No")
     options = dict(formkit._options(spec, lang())) if spec.get("enum") else {}
     return options.get(str(value), str(value))
+
+
+ROLE_WORDS = {
+    "qmr": ("QMR (Wakil Manajemen Mutu)", "QMR (Quality Management Representative)"),
+    "director": ("Direktur", "Director"),
+    "quality_control": ("Quality Control", "Quality Control"),
+    "team_leader": ("Team leader", "Team leader"),
+    "agent": ("Agen", "Agent"),
+    "operations_manager": ("Manajer operasional", "Operations manager"),
+    "procurement": ("Pengadaan", "Procurement"),
+    "client_liaison": ("Penghubung klien", "Client liaison"),
+    "admin": ("Admin", "Admin"),
+}
+
+
+def role_label(key: str) -> str:
+    words = ROLE_WORDS.get(key)
+    return (words[1] if lang() == "en" else words[0]) if words else key

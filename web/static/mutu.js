@@ -37,10 +37,15 @@
     }
   });
 
-  document.querySelectorAll("fieldset.rows").forEach(function (fieldset) {
-    var min = parseInt(fieldset.getAttribute("data-min") || "0", 10);
-    while (fieldset.querySelectorAll("tbody tr.row").length < Math.max(min, 1)) addRow(fieldset);
-  });
+  function prepare(root) {
+    root.querySelectorAll("fieldset.rows").forEach(function (fieldset) {
+      var min = parseInt(fieldset.getAttribute("data-min") || "0", 10);
+      while (fieldset.querySelectorAll("tbody tr.row").length < Math.max(min, 1)) addRow(fieldset);
+    });
+  }
+  prepare(document);
+  // The editor's form preview and scenario recorder draw forms after the page has loaded.
+  window.mutuForms = { prepare: prepare };
 
   var holder = document.getElementById("diagram");
   if (holder && window.BpmnJS) {

@@ -9,6 +9,10 @@ import Linter from 'bpmnlint/lib/linter';
 import { MutuModule } from './mutu-properties.js';
 import spiffworkflow from './spiffworkflow.json';
 import { translateModule } from './translate.js';
+import { FormDesigner } from './forms.js';
+import { renderGlue } from './glue.js';
+import { Scenarios } from './scenarios.js';
+import { t } from './ui-words.js';
 
 const RULES = {
   'no-disconnected': require('bpmnlint/rules/no-disconnected'),
@@ -29,8 +33,9 @@ const say = (text, kind = 'info') => { const s = $('status'); s.textContent = te
 
 const state = {
   draftId: data.draft_id, key: data.process_key, revision: data.revision, files: data.files,
-  base: data.base_files || {}, current: null, dirty: new Set(), glue: {}, problems: []
+  base: data.base_files || {}, current: null, dirty: new Set(), deleted: new Set(), notes: {}, glue: {}, problems: []
 };
+root.dataset.key = state.key;
 const gluePath = `workflows/${state.key}/process.json`;
 try { state.glue = JSON.parse(state.files[gluePath] || '{}'); } catch (e) { state.glue = {}; }
 
@@ -44,6 +49,17 @@ async function api(method, path, body) {
   if (!response.ok) { const err = new Error(json.error?.message || response.statusText); err.body = json; err.status = response.status; throw err; }
   return json;
 }
+
+// A posted form (the scenario recorder sends a task's fields as the task page does).
+function post(path, formData) {
+  return fetch(`/api/v1${path}`, { method: 'POST', credentials: 'same-origin', headers: { 'X-CSRFToken': data.csrf }, body: formData });
+}
+
+const formsPrefix = `workflows/${state.key}/forms/`;
+const designer = new FormDesigner({
+  root: $('form-designer'), api, draftId: state.draftId, lang, key: state.key,
+  onChange(text) { if (state.current?.startsWith(formsPrefix)) { state.files[state.current] = text; state.dirty.add(state.current); scheduleSave(); } }
+});
 
 const mutuContext = {
   lang,
@@ -122,28 +138,111 @@ function fileList() {
     item.addEventListener('click', () => open(path));
     list.appendChild(item);
   }
+  const add = document.createElement('button');
+  add.type = 'button'; add.id = 'new-form'; add.className = 'small'; add.textContent = `+ ${t('newForm')}`;
+  add.addEventListener('click', newForm);
+  list.appendChild(add);
+}
+
+// Which user tasks (and start events) of the draft's diagrams name a form.
+function formUsers(file) {
+  const users = [];
+  for (const [path, text] of Object.entries(state.files)) {
+    if (!path.endsWith('.bpmn')) continue;
+    const doc = new DOMParser().parseFromString(text, 'application/xml');
+    for (const prop of doc.getElementsByTagNameNS('http://spiffworkflow.org/bpmn/schema/1.0/core', 'property')) {
+      if (prop.getAttribute('name') === 'formJsonSchemaFilename' && prop.getAttribute('value') === file) {
+        let owner = prop.parentNode;
+        while (owner && !owner.getAttribute?.('id')) owner = owner.parentNode;
+        if (owner) users.push(`${owner.getAttribute('name') || ''} (${owner.getAttribute('id')})`);
+      }
+    }
+  }
+  return users;
+}
+
+async function newForm() {
+  const name = window.prompt(t('newFormName'));
+  if (!name) return;
+  await keepCurrent();
+  const file = mutuContext.newForm(name.trim());
+  await open(`${formsPrefix}${file}`);
+}
+
+async function renameForm() {
+  const old = state.current.slice(formsPrefix.length);
+  const name = window.prompt(t('renameFormTo'), old.replace(/\.json$/, ''));
+  if (!name) return;
+  const file = name.trim().replace(/[^A-Za-z0-9_-]/g, '_').replace(/\.json$/, '') + '.json';
+  if (file === old || state.files[`${formsPrefix}${file}`]) return;
+  await keepCurrent();
+  state.files[`${formsPrefix}${file}`] = state.files[state.current];
+  delete state.files[state.current];
+  state.dirty.delete(state.current);
+  state.deleted.add(state.current);
+  state.dirty.add(`${formsPrefix}${file}`);
+  // Tasks that used the old name now use the new one.
+  const from = `name="formJsonSchemaFilename" value="${old}"`, to = `name="formJsonSchemaFilename" value="${file}"`;
+  for (const [path, text] of Object.entries(state.files)) {
+    if (path.endsWith('.bpmn') && text.includes(from)) { state.files[path] = text.split(from).join(to); state.dirty.add(path); }
+  }
+  state.current = null;
+  await open(`${formsPrefix}${file}`);
+  save();
+}
+
+async function deleteForm() {
+  const file = state.current.slice(formsPrefix.length);
+  const users = formUsers(file);
+  if (users.length) { say(t('formUsedBy', { tasks: users.join(', ') }), 'error'); return; }
+  delete state.files[state.current];
+  state.dirty.delete(state.current);
+  state.deleted.add(state.current);
+  state.current = null;
+  await open(Object.keys(state.files).find((p) => p.endsWith('.bpmn')));
+  save();
 }
 
 async function keepCurrent() {
   const path = state.current;
-  if (!path || !state.dirty.has(path)) return;
+  if (!path || !state.dirty.has(path) || !(path in state.files)) return;
   if (path.endsWith('.bpmn')) state.files[path] = (await bpmn.saveXML({ format: true })).xml;
   else if (path.endsWith('.dmn')) state.files[path] = (await dmn.saveXML({ format: true })).xml;
+  else if (path.startsWith(formsPrefix)) state.files[path] = designer.text();
+  else if (path === gluePath) state.files[path] = JSON.stringify(state.glue, null, 2) + '\n';
   else state.files[path] = $('json').value;
+}
+
+function scheduleSave() {
+  say(lang === 'en' ? 'Unsaved changes' : 'Ada perubahan yang belum disimpan');
+  clearTimeout(autosave);
+  autosave = setTimeout(save, 4000);
+}
+
+function drawGlue() {
+  renderGlue($('glue'), state.glue, data.roles || {}, () => {
+    state.dirty.add(gluePath);
+    $('json').value = JSON.stringify(state.glue, null, 2);
+    scheduleSave();
+  });
 }
 
 async function open(path) {
   await keepCurrent();
   state.current = path;
-  root.dataset.kind = path.endsWith('.bpmn') ? 'bpmn' : path.endsWith('.dmn') ? 'dmn' : 'json';
+  root.dataset.kind = path.endsWith('.bpmn') ? 'bpmn' : path.endsWith('.dmn') ? 'dmn'
+    : path.startsWith(formsPrefix) ? 'form' : path === gluePath ? 'glue' : 'json';
   if (path.endsWith('.bpmn')) {
     await bpmn.importXML(state.files[path]);
     bpmn.get('canvas').zoom('fit-viewport');
     markProblems();
   } else if (path.endsWith('.dmn')) {
     await dmn.importXML(state.files[path]);
+  } else if (path.startsWith(formsPrefix)) {
+    designer.load(state.files[path], path.slice(formsPrefix.length));
   } else {
     $('json').value = path === gluePath ? JSON.stringify(state.glue, null, 2) : state.files[path];
+    if (path === gluePath) drawGlue();
   }
   fileList();
 }
@@ -156,6 +255,7 @@ $('json').addEventListener('input', () => {
     $('json').classList.remove('invalid');
   } catch (e) { $('json').classList.add('invalid'); }
 });
+$('json').addEventListener('change', () => { if (state.current === gluePath) drawGlue(); });
 
 // Saves run one after another, so an autosave and a click never send the same revision twice.
 let saving = Promise.resolve(true);
@@ -169,7 +269,16 @@ async function saveNow() {
   if (state.dirty.has(gluePath) || state.current !== gluePath) {
     if (state.dirty.has(gluePath)) state.files[gluePath] = JSON.stringify(state.glue, null, 2) + '\n';
   }
+  for (const path of [...state.deleted]) {
+    try {
+      await api('DELETE', `/drafts/${state.draftId}/files/${path}`, { revision: state.revision }).then((out) => { state.revision = out.revision; });
+    } catch (err) {
+      if (err.status !== 404) { say(err.message, 'error'); return false; }
+    }
+    state.deleted.delete(path);
+  }
   for (const path of [...state.dirty]) {
+    if (!(path in state.files)) { state.dirty.delete(path); continue; }
     try {
       const out = await api('PUT', `/drafts/${state.draftId}/files/${path}`, { text: state.files[path], revision: state.revision });
       state.revision = out.revision;
@@ -228,6 +337,7 @@ function showProblems() {
     li.className = p.severity;
     li.textContent = `${p.severity === 'error' ? '✖' : '⚠'} ${p.file}${p.element ? ` [${p.element}]` : ''}: ${p.message}`;
     li.addEventListener('click', async () => {
+      if (p.file?.startsWith(scenarios.prefix())) { await scenarios.show(p.file); return; }
       if (p.file !== state.current && state.files[p.file]) await open(p.file);
       const el = p.element && bpmn.get('elementRegistry').get(p.element);
       if (el) { bpmn.get('selection').select(el); bpmn.get('canvas').scrollToElement(el); }
@@ -279,24 +389,39 @@ async function showChanges() {
 async function publish() {
   if (!(await save())) return;
   try {
-    const out = await api('POST', `/drafts/${state.draftId}/publish`, { note: $('note').value, acknowledge_warnings: $('ack').checked });
+    const out = await api('POST', `/drafts/${state.draftId}/publish`, { note: $('note').value, acknowledge_warnings: $('ack').checked, scenario_notes: state.notes });
     say(out.state === 'in_effect'
       ? (lang === 'en' ? `Version ${out.version} is in effect` : `Versi ${out.version} berlaku`)
       : (lang === 'en' ? `Version ${out.version} waits for the Director's approval` : `Versi ${out.version} menunggu persetujuan Direktur`), 'ok');
     $('published').hidden = false;
     root.dataset.published = String(out.version);
   } catch (err) {
-    if (err.body?.error?.problems) { state.problems = err.body.error.problems; showProblems(); }
+    if (err.body?.error?.problems) {
+      state.problems = err.body.error.problems;
+      showProblems();
+      const failing = state.problems.filter((p) => p.file?.startsWith(scenarios.prefix()) && / step /.test(p.message));
+      if (failing.length) await scenarios.runAll();
+    }
     say(err.message, 'error');
   }
 }
+
+const scenarios = new Scenarios({
+  api, post, state, bpmn, open, save, say, lang, root,
+  list: $('scenario-list'), recorder: $('recorder'), refreshFiles: fileList
+});
+$('run-scenarios').addEventListener('click', () => scenarios.runAll().catch((e) => say(e.message, 'error')));
+$('record-scenario').addEventListener('click', () => scenarios.record().catch((e) => say(e.message, 'error')));
+$('rename-form').addEventListener('click', renameForm);
+$('delete-form').addEventListener('click', deleteForm);
+scenarios.renderList();
 
 $('save').addEventListener('click', save);
 $('check').addEventListener('click', check);
 $('diff').addEventListener('click', showChanges);
 $('publish').addEventListener('click', publish);
 window.addEventListener('beforeunload', (e) => { if (state.dirty.size) { e.preventDefault(); e.returnValue = ''; } });
-window.mutuEditor = { bpmn, dmn, state, open, save, check };
+window.mutuEditor = { bpmn, dmn, state, open, save, check, designer, scenarios };
 
 const first = Object.keys(state.files).find((p) => p === `bpmn/${state.key}.bpmn`) || Object.keys(state.files).find((p) => p.endsWith('.bpmn'));
 open(first).then(() => { root.dataset.ready = '1'; say(lang === 'en' ? 'Ready' : 'Siap'); });

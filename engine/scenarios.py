@@ -1,0 +1,494 @@
+"""Scenarios: named paths through one process, run by the real engine in a sandbox.
+
+A scenario is a file of the process's bundle (``workflows/<key>/scenarios/<name>.json``):
+start data, then steps (a user task's BPMN id and what is submitted, or time moving on),
+and what is expected at the end or after any step. The QMR records them by running a
+draft; before a draft is published every scenario of its process runs against it, and the
+suite runs the library's scenarios through this same runner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import paths
+from .errors import MutuError, ValidationFailed
+from .models import CaseRecord, HumanTask, Incident, ProcessInstance, Supplier, Timer
+from .sandbox import Sandbox, person, worker_for
+from .timers import due_timer_ids
+
+_EXPECT = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "status": {"enum": ["running", "completed", "cancelled", "incident", "suspended"]},
+        "open": {"type": "array", "items": {"type": "string"}},
+        "ends": {"type": "array", "items": {"type": "string"}},
+        "waits_for": {"type": "array", "items": {"type": "string"}},
+        "case": {"type": "object"},
+        "due": {"type": "object", "additionalProperties": {"type": "string"}},
+        "started": {"type": "object", "additionalProperties": {"type": "integer"}},
+    },
+}
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "steps"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "name_en": {"type": "string", "maxLength": 200},
+        "description": {"type": "string", "maxLength": 4000},
+        "start_at": {"type": "string", "format": "date-time"},
+        "people": {
+            "type": "array",
+            "maxItems": 50,
+            "items": {
+                "type": "object",
+                "required": ["username", "role"],
+                "additionalProperties": False,
+                "properties": {
+                    "username": {"type": "string", "pattern": "^[a-z0-9._-]{1,64}$"},
+                    "role": {"type": "string"},
+                    "site": {"type": "string"},
+                    "agent_code": {"type": "string", "maxLength": 20},
+                    "online_name": {"type": "string", "maxLength": 100},
+                },
+            },
+        },
+        "given": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "suppliers": {
+                    "type": "array",
+                    "maxItems": 200,
+                    "items": {
+                        "type": "object",
+                        "required": ["name"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                            "score": {"type": "integer"},
+                            "approved": {"type": "boolean"},
+                            "valid_days": {"type": "integer"},
+                            "deliveries": {"type": "integer", "minimum": 0},
+                        },
+                    },
+                }
+            },
+        },
+        "start": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "data": {"type": "object"},
+                "engine_data": {"type": "object"},
+                "as": {"type": "string"},
+            },
+        },
+        "steps": {
+            "type": "array",
+            "maxItems": 500,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "task": {"type": "string"},
+                    "data": {"type": "object"},
+                    "as": {"type": "string"},
+                    "refused": {"type": "array", "items": {"type": "string"}},
+                    "wait": {"type": "string", "pattern": "^P"},
+                    "timer": {"type": "string"},
+                    "note": {"type": "string", "maxLength": 1000},
+                    "expect": _EXPECT,
+                },
+                "oneOf": [{"required": ["task"]}, {"required": ["wait"]}, {"required": ["timer"]}],
+            },
+        },
+        "expect": _EXPECT,
+        "history": {"type": "array", "items": {"type": "object"}},
+    },
+}
+_VALIDATOR = Draft202012Validator(SCHEMA)
+MAX_FIRE_ROUNDS = 50
+
+
+def problems(doc: Any) -> list[str]:
+    """What makes ``doc`` not a scenario file, each as ``path: message``."""
+    out = []
+    for error in sorted(_VALIDATOR.iter_errors(doc), key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(p) for p in error.absolute_path) or "(scenario)"
+        out.append(f"{where}: {error.message[:300]}")
+    return out
+
+
+MAX_WAIT = timedelta(days=3660)
+
+
+def duration(text: str, start: datetime) -> timedelta:
+    """An ISO 8601 duration from ``start``; at most ten years, so a clock never leaves the calendar."""
+    try:
+        parsed = TimerEventDefinition.parse_iso_duration(text)
+        delta = TimerEventDefinition.get_timedelta_from_start(parsed, start)
+    except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises plain exceptions here
+        raise MutuError(f"{text[:40]!r} is not an ISO 8601 duration such as P30DT1M ({exc})") from None
+    if not timedelta(0) <= delta <= MAX_WAIT:
+        raise MutuError(f"{text[:40]!r}: a wait is between no time and ten years")
+    return delta
+
+
+@dataclass
+class Difference(Exception):
+    """Where a run first left its scenario: the step, the element, what was expected and seen."""
+
+    step: int
+    element: str | None
+    expected: str
+    actual: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "element": self.element, "expected": self.expected, "actual": self.actual}
+
+
+@dataclass
+class Result:
+    name: str
+    path: str
+    passed: bool
+    difference: dict[str, Any] | None = None
+    steps_run: int = 0
+    completed: list[str] = field(default_factory=list)
+    active: list[str] = field(default_factory=list)
+    flows: list[str] = field(default_factory=list)
+    status: str | None = None
+    ends: list[str] = field(default_factory=list)
+    open: list[dict[str, Any]] = field(default_factory=list)
+    timers: list[dict[str, Any]] = field(default_factory=list)
+    case: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class _Run:
+    """One scenario in one fresh sandbox session."""
+
+    def __init__(self, sandbox: Sandbox, session: Session, process_key: str, doc: dict[str, Any]):
+        self.sandbox, self.session, self.process_key, self.doc = sandbox, session, process_key, doc
+        self.engine = sandbox.engine
+        self.instance: ProcessInstance | None = None
+        self.people: dict[str, Any] = {}
+
+    def user(self, name: str | None, step: int) -> Any:
+        if name is None:
+            return None
+        if name not in self.people:
+            raise Difference(step, None, f"a person {name!r} of the scenario's people", "nobody by that name")
+        return self.people[name]
+
+    def start(self) -> None:
+        for p in self.doc.get("people", []):
+            self.people[p["username"]] = person(
+                self.session,
+                p["role"],
+                p.get("site"),
+                username=p["username"],
+                agent_code=p.get("agent_code"),
+                online_name=p.get("online_name"),
+            )
+        self.given(self.doc.get("given", {}))
+        spec = self.doc.get("start", {})
+        data, engine_data = spec.get("data", {}), spec.get("engine_data")
+        try:
+            version = self.engine.latest_version(self.session, self.process_key)
+        except MutuError as exc:
+            raise Difference(0, None, f"process {self.process_key} deployed", str(exc)) from None
+        if engine_data is not None:
+            starter = None
+        elif "as" in spec:
+            starter = self.user(spec["as"], 0)
+        else:
+            roles = list(version.startable_by or ()) or ["admin"]
+            starter = person(self.session, roles[0], data.get("site"))
+        try:
+            result = self.engine.start(
+                self.session, self.process_key, starter, dict(data), engine_data=engine_data
+            )
+        except ValidationFailed as exc:
+            raise Difference(0, None, "the start form accepts the start data", str(exc)) from None
+        except MutuError as exc:
+            raise Difference(0, None, "the case starts", str(exc)) from None
+        self.session.commit()
+        self.instance = result.instance
+        self.after(0, None)
+
+    def given(self, given: dict[str, Any]) -> None:
+        """Register rows the scenario assumes, as earlier cases would have left them."""
+        now = self.sandbox.clock.now()
+        for item in given.get("suppliers", []):
+            self.session.add(
+                Supplier(
+                    name=item["name"],
+                    approved=item.get("approved", True),
+                    score=item.get("score"),
+                    evaluated_at=now - timedelta(days=100),
+                    valid_until=now + timedelta(days=item.get("valid_days", 200)),
+                    deliveries=item.get("deliveries", 0),
+                    updated_at=now,
+                )
+            )
+        self.session.flush()
+
+    def open_rows(self) -> list[HumanTask]:
+        assert self.instance is not None
+        return list(
+            self.session.execute(
+                select(HumanTask)
+                .where(HumanTask.instance_id == self.instance.id, HumanTask.status == "open")
+                .order_by(HumanTask.id)
+            ).scalars()
+        )
+
+    def open_ids(self) -> list[str]:
+        return sorted(r.bpmn_id for r in self.open_rows())
+
+    def where(self) -> str:
+        assert self.instance is not None
+        self.session.refresh(self.instance)
+        if self.instance.status == "incident":
+            incident = self._incident()
+            return f"an incident at {incident.element_id}: {incident.message}" if incident else "an incident"
+        opened = self.open_ids()
+        waiting = [t.bpmn_id for t in self.waiting_timers()]
+        parts = []
+        if opened:
+            parts.append("open: " + ", ".join(opened))
+        if waiting:
+            parts.append("waiting for timer: " + ", ".join(waiting))
+        return "; ".join(parts) or f"the case is {self.instance.status}"
+
+    def _incident(self) -> Incident | None:
+        assert self.instance is not None
+        return self.session.execute(
+            select(Incident)
+            .where(Incident.instance_id == self.instance.id, Incident.resolved_at.is_(None))
+            .order_by(Incident.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+
+    def waiting_timers(self) -> list[Timer]:
+        assert self.instance is not None
+        return list(
+            self.session.execute(
+                select(Timer)
+                .where(Timer.instance_id == self.instance.id, Timer.status == "waiting")
+                .order_by(Timer.fire_at, Timer.id)
+            ).scalars()
+        )
+
+    def step(self, index: int, spec: dict[str, Any]) -> None:
+        if "task" in spec:
+            self.task(index, spec)
+        elif "wait" in spec:
+            self.sandbox.clock.advance(duration(spec["wait"], self.sandbox.clock.now()))
+            self.fire_due()
+        else:
+            timers = [t for t in self.waiting_timers() if t.bpmn_id == spec["timer"]]
+            if not timers:
+                raise Difference(index, spec["timer"], f"timer {spec['timer']} waiting", self.where())
+            if timers[0].fire_at > self.sandbox.clock.now():
+                self.sandbox.clock.set(timers[0].fire_at)
+            self.fire_due()
+        self.after(index, spec.get("task") or spec.get("timer"))
+        if "expect" in spec:
+            self.check(index, spec["expect"], spec.get("task"))
+
+    def task(self, index: int, spec: dict[str, Any]) -> None:
+        bpmn_id = spec["task"]
+        rows = [r for r in self.open_rows() if r.bpmn_id == bpmn_id]
+        if not rows:
+            raise Difference(index, bpmn_id, f"task {bpmn_id} open", self.where())
+        row = rows[0]
+        actor = self.user(spec["as"], index) if "as" in spec else worker_for(self.session, row)
+        try:
+            self.engine.complete(self.session, row.id, actor, dict(spec.get("data", {})))
+            self.session.commit()
+        except ValidationFailed as exc:
+            self.session.rollback()
+            if "refused" in spec and sorted(exc.errors) == sorted(spec["refused"]):
+                return
+            raise Difference(index, bpmn_id, "the form accepts the data", str(exc)) from None
+        except MutuError as exc:
+            self.session.rollback()
+            raise Difference(index, bpmn_id, f"{actor.username} completes {bpmn_id}", str(exc)) from None
+        if "refused" in spec:
+            raise Difference(
+                index, bpmn_id, "the form refuses: " + ", ".join(spec["refused"]), "the form accepted it"
+            )
+
+    def fire_due(self) -> None:
+        for _ in range(MAX_FIRE_ROUNDS):  # a timer that fires may plan another that is due already
+            due = due_timer_ids(self.session, self.sandbox.clock.now(), 100)
+            if not due:
+                return
+            for timer_id in due:
+                self.engine.fire_timer(self.session, timer_id)
+                self.session.commit()
+
+    def after(self, index: int, element: str | None) -> None:
+        assert self.instance is not None
+        self.session.refresh(self.instance)
+        if self.instance.status == "incident":
+            incident = self._incident()
+            raise Difference(
+                index,
+                incident.element_id if incident else element,
+                "the step runs without an incident",
+                incident.message if incident else "an incident",
+            )
+
+    def check(self, index: int, expect: dict[str, Any], element: str | None) -> None:
+        assert self.instance is not None
+        self.session.refresh(self.instance)
+        if element is None:  # the end of the scenario: mark where the case stands instead
+            here = self.open_ids() + [t.bpmn_id for t in self.waiting_timers()]
+            element = here[0] if here else None
+        if "status" in expect and self.instance.status != expect["status"]:
+            raise Difference(index, element, f"the case is {expect['status']}", self.where())
+        if "open" in expect and self.open_ids() != sorted(expect["open"]):
+            wanted = ", ".join(sorted(expect["open"])) or "nothing"
+            raise Difference(index, (expect["open"] or [element])[0], f"open: {wanted}", self.where())
+        if "waits_for" in expect:
+            waiting = sorted(t.bpmn_id for t in self.waiting_timers())
+            if waiting != sorted(expect["waits_for"]):
+                wanted = ", ".join(sorted(expect["waits_for"])) or "no timer"
+                raise Difference(index, element, f"waiting for: {wanted}", self.where())
+        if "ends" in expect:
+            ends = paths.ended_at(self.engine._load(self.instance))
+            if ends != sorted(expect["ends"]):
+                raise Difference(
+                    index,
+                    (expect["ends"] or [element])[0],
+                    "ended at " + (", ".join(sorted(expect["ends"])) or "no end event"),
+                    ("ended at " + ", ".join(ends)) if ends else self.where(),
+                )
+        for name, wanted in expect.get("case", {}).items():
+            got = self.case_values().get(name)
+            if got != wanted:
+                raise Difference(index, element, f"case field {name} = {wanted!r}", f"{name} = {got!r}")
+        for bpmn_id, text in expect.get("due", {}).items():
+            rows = [r for r in self.open_rows() if r.bpmn_id == bpmn_id]
+            want = self.sandbox.clock.now() + duration(text, self.sandbox.clock.now())
+            if not rows or rows[0].due_at != want:
+                got = rows[0].due_at.isoformat() if rows and rows[0].due_at else "no due date"
+                raise Difference(index, bpmn_id, f"{bpmn_id} due {want.isoformat()}", got)
+        for key, count in expect.get("started", {}).items():
+            got = self.session.execute(
+                select(func.count())
+                .select_from(ProcessInstance)
+                .where(ProcessInstance.process_key == key, ProcessInstance.id != self.instance.id)
+            ).scalar_one()
+            if got != count:
+                raise Difference(index, element, f"{count} {key} case(s) started", f"{got} started")
+
+    def case_values(self) -> dict[str, Any]:
+        assert self.instance is not None
+        row = self.session.get(CaseRecord, self.instance.id, populate_existing=True)
+        if row is None:
+            return {}
+        values = dict(row.fields or {})
+        for column in ("number", "summary", "site", "service", "severity", "agent_code", "status"):
+            values[column] = getattr(row, column)
+        return values
+
+    def result(self, path: str, difference: Difference | None, steps_run: int) -> Result:
+        out = Result(
+            name=self.doc.get("name", path),
+            path=path,
+            passed=difference is None,
+            difference=difference.as_dict() if difference else None,
+            steps_run=steps_run,
+        )
+        if self.instance is None:
+            return out
+        self.session.refresh(self.instance)
+        workflow = self.engine._load(self.instance)
+        marking = self.engine.element_states(self.instance)
+        flows = paths.diagram_flows(self.sandbox.files, self.instance.process_key)
+        out.completed, out.active = marking["completed"], marking["active"]
+        out.flows = sorted(paths.flows_taken(workflow, flows))
+        out.status = self.instance.status
+        out.ends = paths.ended_at(workflow)
+        out.open = [
+            {"bpmn_id": r.bpmn_id, "name": r.name, "form": r.form_ref, "role": r.role_key}
+            for r in self.open_rows()
+        ]
+        out.timers = [{"bpmn_id": t.bpmn_id, "fire_at": t.fire_at.isoformat()} for t in self.waiting_timers()]
+        out.case = {k: v for k, v in self.case_values().items() if v is not None}
+        return out
+
+
+def run(sandbox: Sandbox, process_key: str, doc: dict[str, Any], path: str = "") -> Result:
+    """Run one scenario from a fresh start; the result says where it first differed, if it did."""
+    found = problems(doc)
+    if found:
+        return Result(
+            doc.get("name", path) if isinstance(doc, dict) else path,
+            path,
+            False,
+            Difference(0, None, "a valid scenario file", "; ".join(found[:5])).as_dict(),
+        )
+    with sandbox.fresh() as session:
+        current = _Run(sandbox, session, process_key, doc)
+        steps_run, difference = 0, None
+        try:
+            if doc.get("start_at"):
+                sandbox.clock.set(_start_at(doc["start_at"], sandbox.start_at))
+            current.start()
+            for index, spec in enumerate(doc["steps"], start=1):
+                current.step(index, spec)
+                steps_run = index
+            if "expect" in doc:
+                current.check(len(doc["steps"]) + 1, doc["expect"], None)
+        except Difference as diff:
+            difference = diff
+        except MutuError as exc:
+            difference = Difference(steps_run + 1, None, "the step runs", str(exc))
+        return current.result(path, difference, steps_run)
+
+
+def _start_at(text: str, deployed: datetime) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise Difference(0, None, "start_at as an ISO date and time", text[:40]) from None
+    if when.tzinfo is None or when < deployed or when - deployed > MAX_WAIT:
+        raise Difference(0, None, f"start_at with a time zone, from {deployed.date()} on", text[:40])
+    return when
+
+
+def scenario_files(files: dict[str, str], process_key: str) -> dict[str, str]:
+    prefix = f"workflows/{process_key}/scenarios/"
+    return {p: t for p, t in sorted(files.items()) if p.startswith(prefix) and p.endswith(".json")}
+
+
+def run_all(sandbox: Sandbox, process_key: str, files: dict[str, str] | None = None) -> list[Result]:
+    """Every scenario of ``process_key`` in ``files`` (the sandbox's own by default)."""
+    import json
+
+    out = []
+    for path, text in scenario_files(files if files is not None else sandbox.files, process_key).items():
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            out.append(Result(path, path, False, Difference(0, None, "a JSON file", exc.msg).as_dict()))
+            continue
+        out.append(run(sandbox, process_key, doc, path))
+    return out
