@@ -12,7 +12,6 @@ import json
 import re
 from typing import Any
 
-from .deploy import NS
 from .errors import Problem
 from .forms import schema_problem
 from .identity import BUILTIN_ROLES
@@ -42,7 +41,7 @@ def _fields(schema: dict[str, Any], prefix: str = "") -> list[tuple[str, dict[st
     """Every field of a form, rows' own fields as ``rows.field``."""
     out = []
     props = schema.get("properties", {})
-    for name, spec in (props.items() if isinstance(props, dict) else []):
+    for name, spec in props.items() if isinstance(props, dict) else []:
         if not isinstance(spec, dict):
             continue
         out.append((prefix + name, spec))
@@ -117,10 +116,14 @@ def form_problems(files: dict[str, str], key: str) -> list[tuple[str, Problem]]:
         declared = dict(_fields(schema))
         for req in schema.get("required", []) or []:
             if req not in schema.get("properties", {}):
-                found.append(("error", Problem(path, req, f"required field {req!r} is not a field of the form")))
+                found.append(
+                    ("error", Problem(path, req, f"required field {req!r} is not a field of the form"))
+                )
         for name, spec in declared.items():
             if not FIELD_NAME.match(name.rsplit(".", 1)[-1]):
-                found.append(("error", Problem(path, name, "a field name is letters, digits and _ (a data key)")))
+                found.append(
+                    ("error", Problem(path, name, "a field name is letters, digits and _ (a data key)"))
+                )
             meta = spec.get("x-mutu") if isinstance(spec.get("x-mutu"), dict) else {}
             if not meta.get("title_en"):
                 found.append(("warning", Problem(path, name, f"field {name!r} has no English label")))
@@ -158,7 +161,8 @@ def removed_fields(base: dict[str, str], files: dict[str, str], key: str) -> lis
                         Problem(
                             path,
                             name,
-                            f"field {name!r} was removed or renamed but is still used by: " + "; ".join(places),
+                            f"field {name!r} was removed or renamed but is still used by: "
+                            + "; ".join(places),
                         ),
                     )
                 )
@@ -192,5 +196,7 @@ def glue_problems(files: dict[str, str], key: str) -> list[tuple[str, Problem]]:
                 found.append(("error", Problem(path, "number_format", "number_format must use {seq}")))
     for field in ("owner_role", "objective", "kpi_target"):
         if not glue.get(field):
-            found.append(("warning", Problem(path, field, f"{field} is empty (the process catalogue shows it)")))
+            found.append(
+                ("warning", Problem(path, field, f"{field} is empty (the process catalogue shows it)"))
+            )
     return found

@@ -303,8 +303,9 @@ class _Run:
             timers = [t for t in self.waiting_timers() if t.bpmn_id == spec["timer"]]
             if not timers:
                 raise Difference(index, spec["timer"], f"timer {spec['timer']} waiting", self.where())
-            if timers[0].fire_at > self.sandbox.clock.now():
-                self.sandbox.clock.set(timers[0].fire_at)
+            if timers[0].fire_at >= self.sandbox.clock.now():
+                # SpiffWorkflow counts a timer as expired only after its moment, not at it.
+                self.sandbox.clock.set(timers[0].fire_at + timedelta(seconds=1))
             self.fire_due()
         self.after(index, spec.get("task") or spec.get("timer"))
         if "expect" in spec:

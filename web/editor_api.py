@@ -153,7 +153,9 @@ def check_draft(draft_id: int):  # type: ignore[no-untyped-def]
     draft = drafts.get(db(), draft_id, current_user)
     base = drafts.base_files(engine(), db(), draft)
     checked = drafts.check_files(engine(), draft.process_key, draft.files, base)
-    return jsonify(revision=draft.revision, problems=checked.problems, changes=drafts.changes(base, draft.files))
+    return jsonify(
+        revision=draft.revision, problems=checked.problems, changes=drafts.changes(base, draft.files)
+    )
 
 
 @bp.post("/drafts/<int:draft_id>/publish")

@@ -28,7 +28,9 @@ _FIELDS = '{% from "_form.html" import render_fields %}{{ render_fields(fields) 
 LANGS = ("id", "en")
 
 
-def render_form(schema: dict[str, Any], lang: str, values: dict[str, Any], errors: dict[str, list[str]]) -> str:
+def render_form(
+    schema: dict[str, Any], lang: str, values: dict[str, Any], errors: dict[str, list[str]]
+) -> str:
     with force_locale(lang):
         return render_template_string(_FIELDS, fields=formkit.build(schema, lang, values, errors))
 

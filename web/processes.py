@@ -14,8 +14,8 @@ from engine import drafts, policy, versioning
 from engine.errors import MutuError, NotFound, Problem
 from engine.models import CaseRecord, ProcessDraft, ProcessInstance, ProcessVersion
 
-from .values import ROLE_WORDS, role_label
 from .core import db, engine, glue, now, process_label, runtime
+from .values import ROLE_WORDS, role_label
 
 bp = Blueprint("processes", __name__)
 

@@ -12,7 +12,7 @@ import { translateModule } from './translate.js';
 import { FormDesigner } from './forms.js';
 import { renderGlue } from './glue.js';
 import { Scenarios } from './scenarios.js';
-import { t } from './ui-words.js';
+import { engineWords, t } from './ui-words.js';
 
 const RULES = {
   'no-disconnected': require('bpmnlint/rules/no-disconnected'),
@@ -335,7 +335,7 @@ function showProblems() {
   for (const p of state.problems) {
     const li = document.createElement('li');
     li.className = p.severity;
-    li.textContent = `${p.severity === 'error' ? '✖' : '⚠'} ${p.file}${p.element ? ` [${p.element}]` : ''}: ${p.message}`;
+    li.textContent = `${p.severity === 'error' ? '✖' : '⚠'} ${p.file}${p.element ? ` [${p.element}]` : ''}: ${engineWords(p.message)}`;
     li.addEventListener('click', async () => {
       if (p.file?.startsWith(scenarios.prefix())) { await scenarios.show(p.file); return; }
       if (p.file !== state.current && state.files[p.file]) await open(p.file);
@@ -402,12 +402,12 @@ async function publish() {
       const failing = state.problems.filter((p) => p.file?.startsWith(scenarios.prefix()) && / step /.test(p.message));
       if (failing.length) await scenarios.runAll();
     }
-    say(err.message, 'error');
+    say(engineWords(err.message), 'error');
   }
 }
 
 const scenarios = new Scenarios({
-  api, post, state, bpmn, open, save, say, lang, root,
+  api, post, state, bpmn, open, save, say, lang, root, showProblems,
   list: $('scenario-list'), recorder: $('recorder'), refreshFiles: fileList
 });
 $('run-scenarios').addEventListener('click', () => scenarios.runAll().catch((e) => say(e.message, 'error')));

@@ -104,6 +104,7 @@ class FieldList {
     }
     this.schema.properties = Object.fromEntries(Object.entries(this.schema.properties).map(([k, v]) => [k === old ? name : k, v]));
     this.schema.required = this.schema.required.map((r) => (r === old ? name : r));
+    if (this.d.open.delete(`${this.path}${old}`)) this.d.open.add(`${this.path}${name}`);
     await this.d.warnUses(old, 'renamed');
     this.d.focusField = `${this.path}${name}`;
     this.d.changed(true);
@@ -304,7 +305,7 @@ export class FormDesigner {
       el('button', { type: 'button', role: 'tab', 'aria-selected': String(this.view === 'json'), class: this.view === 'json' ? 'on' : '', on: { click: () => { this.view = 'json'; this.render(); } } }, 'JSON Schema'));
     const left = el('div', { class: 'fd-edit' }, tabs, el('div', { class: 'fd-warnings', role: 'status', hidden: true }));
     if (this.view === 'json') {
-      const area = el('textarea', { class: 'json fd-json', spellcheck: 'false', 'aria-label': 'JSON Schema' });
+      const area = el('textarea', { class: 'fd-json', spellcheck: 'false', 'aria-label': 'JSON Schema' });
       area.value = this.bad ? area.value : this.text();
       const state = el('p', { class: 'fd-json-state' });
       area.addEventListener('input', () => {

@@ -1,6 +1,6 @@
 // Scenarios in the editor: run every one against the draft (results marked on the diagram), and
 // record a new one by running the draft in a sandbox, form by form, as staff would see it.
-import { t } from './ui-words.js';
+import { engineWords, t } from './ui-words.js';
 
 const FORM = 'formJsonSchemaFilename';
 
@@ -42,7 +42,7 @@ export class Scenarios {
         el('button', { type: 'button', class: 'small', 'aria-label': t('removeScenario'), on: { click: () => this.remove(path) } }, '✕'));
       if (result && !result.passed && result.difference) {
         const d = result.difference;
-        item.append(el('div', { class: 'difference' }, `${t('stepN', { n: d.step })}${d.element ? ` [${d.element}]` : ''}: ${t('expected')} ${d.expected}; ${t('found')} ${d.actual}`));
+        item.append(el('div', { class: 'difference' }, `${t('stepN', { n: d.step })}${d.element ? ` [${d.element}]` : ''}: ${t('expected')} ${engineWords(d.expected)}; ${t('found')} ${engineWords(d.actual)}`));
       }
       list.append(item);
     }
@@ -53,6 +53,10 @@ export class Scenarios {
     this.say(t('running'));
     const out = await this.api('POST', `/drafts/${this.state.draftId}/scenarios/run`, {});
     this.results = Object.fromEntries(out.scenarios.map((r) => [r.path, r]));
+    // A scenario that passes now no longer stops the publish.
+    const passing = new Set(out.scenarios.filter((r) => r.passed).map((r) => r.path));
+    this.state.problems = this.state.problems.filter((p) => !passing.has(p.file));
+    this.showProblems();
     this.renderList();
     const failed = out.scenarios.filter((r) => !r.passed);
     this.root.dataset.scenarios = failed.length ? 'failed' : 'passed';
@@ -87,6 +91,8 @@ export class Scenarios {
     this.state.dirty.delete(path);
     this.state.deleted.add(path);
     delete this.results[path];
+    this.state.problems = this.state.problems.filter((p) => p.file !== path);
+    this.showProblems();
     this.renderList();
     this.refreshFiles();
   }
@@ -133,7 +139,7 @@ export class Scenarios {
       if (window.mutuForms) window.mutuForms.prepare(formEl);
       return;
     }
-    if (!response.ok) { this.say(json.error?.message || response.statusText, 'error'); return; }
+    if (!response.ok) { this.say(engineWords(json.error?.message) || response.statusText, 'error'); return; }
     this.doc = json.scenario;
     this.started = true;
     this.drawRecorder(json.state);
@@ -174,7 +180,7 @@ export class Scenarios {
     }
     this.mark(state);
     if (!state.passed && state.difference) {
-      r.append(el('p', { class: 'error sc-difference' }, `${t('stepN', { n: state.difference.step })}: ${state.difference.actual}`));
+      r.append(el('p', { class: 'error sc-difference' }, `${t('stepN', { n: state.difference.step })}: ${engineWords(state.difference.actual)}`));
     }
     r.append(el('p', { class: 'sc-status', 'data-status': state.status }, state.status === 'running' ? '' : t('ended', { status: state.status })));
     if (state.timers.length) {

@@ -67,3 +67,47 @@ export function t(key, params = {}) {
   const text = WORDS[LANG][key] ?? WORDS.en[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_m, k) => String(params[k] ?? ''));
 }
+
+// The engine words a scenario's difference in English; an Indonesian page says it in Indonesian.
+const STATUS_ID = { running: 'berjalan', completed: 'selesai', cancelled: 'dibatalkan', incident: 'insiden', suspended: 'ditangguhkan' };
+const PATTERNS_ID = [
+  [/^task (\S+) open$/, (m) => `tugas ${m[1]} terbuka`],
+  [/^open: nothing$/, () => 'tidak ada tugas terbuka'],
+  [/^open: (.+); waiting for timer: (.+)$/, (m) => `terbuka: ${m[1]}; menunggu timer: ${m[2]}`],
+  [/^open: (.+)$/, (m) => `terbuka: ${m[1]}`],
+  [/^waiting for timer: (.+)$/, (m) => `menunggu timer: ${m[1]}`],
+  [/^waiting for: no timer$/, () => 'tidak menunggu timer'],
+  [/^waiting for: (.+)$/, (m) => `menunggu: ${m[1]}`],
+  [/^the case is (\w+)$/, (m) => `kasus ${STATUS_ID[m[1]] || m[1]}`],
+  [/^ended at no end event$/, () => 'tidak berakhir di peristiwa akhir'],
+  [/^ended at (.+)$/, (m) => `berakhir di ${m[1]}`],
+  [/^case field (\S+) = (.+)$/, (m) => `kolom kasus ${m[1]} = ${m[2]}`],
+  [/^(\S+) due (\S+)$/, (m) => `${m[1]} jatuh tempo ${m[2]}`],
+  [/^(\d+) (\S+) case\(s\) started$/, (m) => `${m[1]} kasus ${m[2]} dimulai`],
+  [/^(\d+) started$/, (m) => `${m[1]} dimulai`],
+  [/^the form accepts the data$/, () => 'formulir menerima datanya'],
+  [/^the start form accepts the start data$/, () => 'formulir awal menerima data awal'],
+  [/^the form refuses: (.+)$/, (m) => `formulir menolak: ${m[1]}`],
+  [/^the form accepted it$/, () => 'formulir menerimanya'],
+  [/^the step runs without an incident$/, () => 'langkah berjalan tanpa insiden'],
+  [/^an incident at (\S+): (.+)$/, (m) => `insiden di ${m[1]}: ${m[2]}`],
+  [/^the case starts$/, () => 'kasus dimulai'],
+  [/^a valid scenario file$/, () => 'berkas skenario yang sah'],
+  [/^timer (\S+) waiting$/, (m) => `timer ${m[1]} menunggu`],
+  [/^form data is not valid: (.+)$/, (m) => `data formulir tidak valid: ${m[1]}`],
+  [/^(\d+) scenario problem\(s\) stop the publish$/, (m) => `${m[1]} masalah skenario menghentikan penerbitan`],
+  [/^this scenario was (removed|changed): say why in a note$/, (m) => `skenario ini ${m[1] === 'removed' ? 'dihapus' : 'diubah'}: tulis alasannya dalam catatan`],
+  [/^the draft has (\d+) error\(s\)$/, (m) => `draf memiliki ${m[1]} kesalahan`],
+  [/^acknowledge (\d+) warning\(s\) to publish$/, (m) => `tandai ${m[1]} peringatan sudah dibaca untuk menerbitkan`],
+  [/^field '([^']+)' was removed or renamed but is still used by: (.+)$/, (m) => `kolom ${m[1]} dihapus atau diganti namanya tetapi masih dipakai oleh: ${m[2]}`],
+  [/^field '([^']+)' has no English label$/, (m) => `kolom ${m[1]} belum punya label bahasa Inggris`],
+  [/^choice\(s\) without English words: (.+)$/, (m) => `pilihan tanpa kata bahasa Inggris: ${m[1]}`]
+];
+
+export function engineWords(text) {
+  if (LANG === 'en' || !text) return text;
+  const scenario = /^scenario '(.+)' fails at step (\d+): expected (.+), found (.+)$/.exec(text);
+  if (scenario) return `skenario '${scenario[1]}' gagal pada langkah ${scenario[2]}: diharapkan ${engineWords(scenario[3])}, ternyata ${engineWords(scenario[4])}`;
+  for (const [re, fn] of PATTERNS_ID) { const m = re.exec(text); if (m) return fn(m); }
+  return text;
+}
