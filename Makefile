@@ -82,11 +82,13 @@ bench: install assets
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/http.py
 	$(BIN)/python bench/editor.py
+	$(BIN)/python bench/scenarios.py
 
 bench-quick: install assets
 	$(BIN)/python bench/engine.py --quick
 	$(BIN)/python bench/http.py --quick
 	$(BIN)/python bench/editor.py --quick
+	$(BIN)/python bench/scenarios.py --quick
 
 lint: install
 	$(BIN)/ruff check .

@@ -26,6 +26,7 @@ from .sandbox import Sandbox
 KEEP = 4
 _LOCK = threading.Lock()
 _KEPT: OrderedDict[str, tuple[Sandbox, threading.Lock]] = OrderedDict()
+_BUNDLES: dict[tuple[int, str], dict[str, str]] = {}
 
 
 class NotRunnable(MutuError):
@@ -52,7 +53,10 @@ def sandbox_files(engine: Any, session: Session, draft: ProcessDraft) -> dict[st
             version = engine.latest_version(session, key)
         except MutuError:
             continue
-        for path, text in version_bundle(engine, session, version).items():
+        key_of = (version.id, version.content_hash)
+        if key_of not in _BUNDLES:  # a version never changes: read its bundle once
+            _BUNDLES[key_of] = version_bundle(engine, session, version)
+        for path, text in _BUNDLES[key_of].items():
             if path.startswith("bpmn/") or path.startswith(f"workflows/{key}/"):
                 files[path] = text
     files = {p: t for p, t in files.items() if not p.startswith(f"workflows/{draft.process_key}/")}

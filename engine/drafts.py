@@ -9,6 +9,7 @@ each other silently.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -199,7 +200,7 @@ def check_files(
         sources, registry = bundle.split(files)
         parsed, warnings = check(sources, registry, engine.services.names())
     except DeployError as exc:
-        return Checked([_problem("error", _in_bundle(p, files)) for p in exc.problems])
+        return Checked([_problem("error", _in_form(_in_bundle(p, files), process_key)) for p in exc.problems])
     found = [_problem("warning", _in_bundle(w, files)) for w in warnings]
     target = [p for p in parsed if p.process_id == process_key]
     if not target:
@@ -248,6 +249,17 @@ def _in_bundle(problem: Problem, files: dict[str, str]) -> Problem:
         if path.rsplit("/", 1)[-1] == problem.file and path.startswith("bpmn/"):
             return Problem(path, problem.element, problem.message)
     return problem
+
+
+def _in_form(problem: Problem, process_key: str) -> Problem:
+    """A form's own problem is named by the form's file, so the form editor shows it."""
+    found = _FORM_PROBLEM.match(problem.message)
+    if not found:
+        return problem
+    return Problem(f"workflows/{process_key}/forms/{found.group(1)}", problem.element, problem.message)
+
+
+_FORM_PROBLEM = re.compile(r"^form '([A-Za-z0-9._-]+)': ")
 
 
 def changes(before: dict[str, str], after: dict[str, str]) -> list[str]:

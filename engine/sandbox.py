@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from . import bundle
+from . import bundle, paths
 from .clock import ManualClock
 from .identity import ensure_builtin_roles
 from .models import Base, HumanTask, User
@@ -65,6 +65,7 @@ class Sandbox:
         self.start_at = start_at or DEFAULT_START
         self.clock = ManualClock(self.start_at)
         self.files = files
+        self._flows: dict[str, dict[tuple[str, str], str]] = {}
         self.connection = self.bind.connect()
         self._outer = self.connection.begin()
         sources, registry = bundle.split(files)
@@ -73,6 +74,12 @@ class Sandbox:
         with self.session() as session:
             self.engine.deploy(session, sources)
             session.commit()  # into the sandbox's own outer transaction, never further
+
+    def flows(self, process_key: str) -> dict[tuple[str, str], str]:
+        """The sequence flows of a process's diagram, read once per sandbox."""
+        if process_key not in self._flows:
+            self._flows[process_key] = paths.diagram_flows(self.files, process_key)
+        return self._flows[process_key]
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -116,15 +123,23 @@ def person(
     username: str | None = None,
     agent_code: str | None = None,
     online_name: str | None = None,
+    known: dict[str, User] | None = None,
 ) -> User:
-    """A sandbox user holding ``role`` (at ``site`` for a site-held role), made when first needed."""
+    """A sandbox user holding ``role`` (at ``site`` for a site-held role), made when first needed.
+
+    ``known`` keeps the people one scenario has met, so each step does not look them up again.
+    """
     if site not in SITES:
         site = None
     if role in SITE_HELD_ROLES and site is None:
         site = SITES[1]
     name = username or f"sandbox-{role or 'admin'}-{(site or 'all').lower()}"
+    if known is not None and name in known:
+        return known[name]
     user = session.execute(select(User).where(User.username == name)).scalar_one_or_none()
     if user is not None:
+        if known is not None:
+            known[name] = user
         return user
     roles = ensure_builtin_roles(session)
     user = User(
@@ -140,15 +155,19 @@ def person(
     )
     session.add(user)
     session.flush()
+    if known is not None:
+        known[name] = user
     return user
 
 
-def worker_for(session: Session, row: HumanTask) -> User:
+def worker_for(session: Session, row: HumanTask, known: dict[str, User] | None = None) -> User:
     """Who works a task in a sandbox: the person it names or holds it, else one of its role."""
     if row.assignee_id is not None:
         return session.get(User, row.assignee_id)  # type: ignore[return-value]
     if row.has_owners and row.owners:
         return session.get(User, row.owners[0].user_id)  # type: ignore[return-value]
+    if row.role_key and row.role_key not in NAMED_ONLY_ROLES:
+        return person(session, row.role_key, row.site, known=known)
     roles = [r for r in [row.role_key, *(e.role_key for e in row.extra_roles)] if r]
     roles = [r for r in roles if r not in NAMED_ONLY_ROLES]
-    return person(session, roles[0] if roles else "admin", row.site)
+    return person(session, roles[0] if roles else "admin", row.site, known=known)

@@ -185,6 +185,7 @@ class _Run:
         self.engine = sandbox.engine
         self.instance: ProcessInstance | None = None
         self.people: dict[str, Any] = {}
+        self.known: dict[str, Any] = {}  # sandbox people met so far, by username
 
     def user(self, name: str | None, step: int) -> Any:
         if name is None:
@@ -216,7 +217,7 @@ class _Run:
             starter = self.user(spec["as"], 0)
         else:
             roles = list(version.startable_by or ()) or ["admin"]
-            starter = person(self.session, roles[0], data.get("site"))
+            starter = person(self.session, roles[0], data.get("site"), known=self.known)
         try:
             result = self.engine.start(
                 self.session, self.process_key, starter, dict(data), engine_data=engine_data
@@ -246,22 +247,25 @@ class _Run:
             )
         self.session.flush()
 
-    def open_rows(self) -> list[HumanTask]:
+    def open_rows(self, bpmn_id: str | None = None) -> list[HumanTask]:
         assert self.instance is not None
-        return list(
+        query = select(HumanTask).where(HumanTask.instance_id == self.instance.id, HumanTask.status == "open")
+        if bpmn_id is not None:
+            query = query.where(HumanTask.bpmn_id == bpmn_id)
+        return list(self.session.execute(query.order_by(HumanTask.id)).scalars())
+
+    def open_ids(self) -> list[str]:
+        assert self.instance is not None
+        return sorted(
             self.session.execute(
-                select(HumanTask)
-                .where(HumanTask.instance_id == self.instance.id, HumanTask.status == "open")
-                .order_by(HumanTask.id)
+                select(HumanTask.bpmn_id).where(
+                    HumanTask.instance_id == self.instance.id, HumanTask.status == "open"
+                )
             ).scalars()
         )
 
-    def open_ids(self) -> list[str]:
-        return sorted(r.bpmn_id for r in self.open_rows())
-
     def where(self) -> str:
         assert self.instance is not None
-        self.session.refresh(self.instance)
         if self.instance.status == "incident":
             incident = self._incident()
             return f"an incident at {incident.element_id}: {incident.message}" if incident else "an incident"
@@ -313,21 +317,23 @@ class _Run:
 
     def task(self, index: int, spec: dict[str, Any]) -> None:
         bpmn_id = spec["task"]
-        rows = [r for r in self.open_rows() if r.bpmn_id == bpmn_id]
+        rows = self.open_rows(bpmn_id)
         if not rows:
             raise Difference(index, bpmn_id, f"task {bpmn_id} open", self.where())
         row = rows[0]
-        actor = self.user(spec["as"], index) if "as" in spec else worker_for(self.session, row)
+        actor = self.user(spec["as"], index) if "as" in spec else worker_for(self.session, row, self.known)
         try:
             self.engine.complete(self.session, row.id, actor, dict(spec.get("data", {})))
             self.session.commit()
         except ValidationFailed as exc:
             self.session.rollback()
+            self.known.clear()  # people made in the step went with it
             if "refused" in spec and sorted(exc.errors) == sorted(spec["refused"]):
                 return
             raise Difference(index, bpmn_id, "the form accepts the data", str(exc)) from None
         except MutuError as exc:
             self.session.rollback()
+            self.known.clear()  # people made in the step went with it
             raise Difference(index, bpmn_id, f"{actor.username} completes {bpmn_id}", str(exc)) from None
         if "refused" in spec:
             raise Difference(
@@ -345,7 +351,6 @@ class _Run:
 
     def after(self, index: int, element: str | None) -> None:
         assert self.instance is not None
-        self.session.refresh(self.instance)
         if self.instance.status == "incident":
             incident = self._incident()
             raise Difference(
@@ -357,7 +362,6 @@ class _Run:
 
     def check(self, index: int, expect: dict[str, Any], element: str | None) -> None:
         assert self.instance is not None
-        self.session.refresh(self.instance)
         if element is None:  # the end of the scenario: mark where the case stands instead
             here = self.open_ids() + [t.bpmn_id for t in self.waiting_timers()]
             element = here[0] if here else None
@@ -419,10 +423,9 @@ class _Run:
         )
         if self.instance is None:
             return out
-        self.session.refresh(self.instance)
         workflow = self.engine._load(self.instance)
         marking = self.engine.element_states(self.instance)
-        flows = paths.diagram_flows(self.sandbox.files, self.instance.process_key)
+        flows = self.sandbox.flows(self.instance.process_key)
         out.completed, out.active = marking["completed"], marking["active"]
         out.flows = sorted(paths.flows_taken(workflow, flows))
         out.status = self.instance.status
