@@ -672,7 +672,7 @@ class ProcessEngine:
         """Fire one due timer exactly once; False when it is not due or someone fired it first."""
         now = self.clock.now()
         timer = session.get(Timer, timer_id)
-        if timer is None or timer.status != "waiting" or timer.fire_at > now:
+        if timer is None or timer.status != "waiting" or timer.fire_at >= now:
             return False
         if timer.kind == "start":
             return self._fire_start_timer(session, timer, now)

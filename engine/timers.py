@@ -62,10 +62,11 @@ def plan_start_timers(spec: BpmnProcessSpec, script_engine, now: datetime) -> li
 
 
 def due_timer_ids(session: Session, now: datetime, limit: int) -> list[int]:
+    """Timers past their moment: SpiffWorkflow counts a timer as expired only after it, never at it."""
     return list(
         session.execute(
             select(Timer.id)
-            .where(Timer.status == "waiting", Timer.fire_at <= now)
+            .where(Timer.status == "waiting", Timer.fire_at < now)
             .order_by(Timer.fire_at, Timer.id)
             .limit(limit)
         ).scalars()

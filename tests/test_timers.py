@@ -61,6 +61,19 @@ def test_boundary_timer_interrupts_the_task(session, engine, deployed, people, c
     assert kinds.count("timer_fired") == 1
 
 
+def test_a_timer_at_its_very_moment_waits_a_moment_and_is_never_lost(
+    session, engine, deployed, people, clock
+):
+    """SpiffWorkflow expires a timer only after its moment; firing at it would mark it fired for nothing."""
+    inst = run_to_act(session, engine, people)
+    [timer] = waiting_timers(session, inst)
+    clock.set(timer.fire_at)
+    assert due_timer_ids(session, clock.now(), 10) == [] and engine.fire_timer(session, timer.id) is False
+    clock.advance(timedelta(microseconds=1))
+    assert engine.fire_timer(session, timer.id) is True
+    assert [t.bpmn_id for t in open_tasks(session, inst.id)] == ["escalate"]
+
+
 def test_completing_before_the_deadline_cancels_the_timer(session, engine, deployed, people, clock):
     inst = run_to_act(session, engine, people)
     [timer] = waiting_timers(session, inst)

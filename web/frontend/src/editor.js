@@ -398,6 +398,16 @@ async function publish() {
   } catch (err) {
     if (err.body?.error?.problems) {
       state.problems = err.body.error.problems;
+      // A scenario changed or removed without a note: ask for it, and publish again when all have one.
+      const unexplained = state.problems.filter((p) => / say why in a note$/.test(p.message));
+      for (const p of unexplained) {
+        const note = window.prompt(`${t('scenarioNote')} (${p.file.split('/').pop()})`);
+        if (note) state.notes[p.file] = note;
+      }
+      if (unexplained.length && unexplained.length === state.problems.length && unexplained.every((p) => state.notes[p.file])) {
+        state.problems = [];
+        return publish();
+      }
       showProblems();
       const failing = state.problems.filter((p) => p.file?.startsWith(scenarios.prefix()) && / step /.test(p.message));
       if (failing.length) await scenarios.runAll();
