@@ -10,13 +10,39 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from .context import Runtime
 from .db import session_scope
-from .timers import fire_due_timers
+from .errors import Conflict
+from .runtime import ProcessEngine
+from .timers import due_timer_ids
 from .workspace import housekeeping
 
 log = logging.getLogger(__name__)
+
+
+def fire_due_timers(factory: sessionmaker[Session], engine: ProcessEngine, limit: int = 100) -> int:
+    """Fire due timers, each in its own transaction; return how many fired.
+
+    A timer that loses a race to another scheduler is skipped, not retried: the winner fired it.
+    Start timers that repeat are fired once per pass, so a long outage catches up one
+    period per tick instead of starting a burst of instances at once.
+    """
+    fired = 0
+    with session_scope(factory) as session:
+        ids = due_timer_ids(session, engine.clock.now(), limit)
+    for timer_id in ids:
+        try:
+            with session_scope(factory) as session:
+                if engine.fire_timer(session, timer_id):
+                    fired += 1
+        except Conflict as exc:
+            log.info("timer %s skipped: %s", timer_id, exc)
+        except OperationalError as exc:
+            log.warning("timer %s skipped, database busy: %s", timer_id, exc.orig)
+    return fired
 
 
 def tick(rt: Runtime) -> int:

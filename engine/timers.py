@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
@@ -18,15 +17,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from .db import session_scope
-from .errors import Conflict
 from .models import Timer
-
-if TYPE_CHECKING:
-    from .runtime import ProcessEngine
 
 log = logging.getLogger(__name__)
 
@@ -71,25 +64,3 @@ def due_timer_ids(session: Session, now: datetime, limit: int) -> list[int]:
             .limit(limit)
         ).scalars()
     )
-
-
-def fire_due_timers(factory: sessionmaker[Session], engine: ProcessEngine, limit: int = 100) -> int:
-    """Fire due timers, each in its own transaction; return how many fired.
-
-    A timer that loses a race to another scheduler is skipped, not retried: the winner fired it.
-    Start timers that repeat are fired once per pass, so a long outage catches up one
-    period per tick instead of starting a burst of instances at once.
-    """
-    fired = 0
-    with session_scope(factory) as session:
-        ids = due_timer_ids(session, engine.clock.now(), limit)
-    for timer_id in ids:
-        try:
-            with session_scope(factory) as session:
-                if engine.fire_timer(session, timer_id):
-                    fired += 1
-        except Conflict as exc:
-            log.info("timer %s skipped: %s", timer_id, exc)
-        except OperationalError as exc:
-            log.warning("timer %s skipped, database busy: %s", timer_id, exc.orig)
-    return fired

@@ -130,7 +130,7 @@ def test_stale_lock_version_is_a_conflict(committed_db, registry, clock):
         one.updated_at = clock.advance(timedelta(seconds=1))
         first.commit()
         two.updated_at = clock.advance(timedelta(seconds=1))
-        from engine.runtime import _flush_or_conflict
+        from engine.runtime.writes import _flush_or_conflict
 
         with pytest.raises(Conflict, match="changed by someone else"):
             _flush_or_conflict(second, two)

@@ -10,7 +10,8 @@ from engine.db import session_scope
 from engine.deploy import SourceFile
 from engine.models import AuditEvent, ProcessInstance, Timer
 from engine.runtime import ProcessEngine
-from engine.timers import due_timer_ids, fire_due_timers
+from engine.scheduler import fire_due_timers
+from engine.timers import due_timer_ids
 from tests.conftest import make_people, review_files
 from tests.helpers import assert_inbox_matches, open_tasks, task_by_bpmn
 

@@ -1,0 +1,236 @@
+"""One step: lock, load, advance SpiffWorkflow to the next wait state, deliver thrown messages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow import TaskState
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, object_session
+
+from .. import audit, batch, limits
+from .. import clock as clock_mod
+from ..case_rows import CASE_INSERT
+from ..db import is_postgres
+from ..errors import Conflict, InvalidState, NotFound, ValidationFailed
+from ..models import (
+    CaseRecord,
+    HumanTask,
+    Incident,
+    ProcessInstance,
+    User,
+)
+from ..projection import (
+    pending,
+    snapshot,
+)
+from ..spiff import load_state
+from .types import (
+    _ENGINE_ERRORS,
+    _LOCK_INSTANCE,
+    _LOCK_TASK,
+    MessageUndelivered,
+    StepResult,
+    _Step,
+)
+from .writes import _conflict_guard, _write_instance
+
+log = logging.getLogger(__name__)
+
+
+class StepMixin:
+    # -- internals ----------------------------------------------------------------------
+
+    def _lock(self, session: Session, instance_id: int) -> ProcessInstance:
+        try:
+            instance = session.execute(_LOCK_INSTANCE, {"instance_id": instance_id}).scalar_one_or_none()
+        except OperationalError as exc:
+            raise Conflict(f"instance {instance_id} is busy; try again ({exc.orig})") from None
+        if instance is None:
+            raise NotFound(f"no instance {instance_id}")
+        if self.hook:
+            self.hook("locked", {"instance_id": instance_id})
+        return instance
+
+    def _lock_task(self, session: Session, task_id: int) -> tuple[HumanTask, ProcessInstance]:
+        """Lock a task and its instance in one statement; the loser of a race waits here."""
+        try:
+            found = session.execute(_LOCK_TASK, {"task_id": task_id}).first()
+        except OperationalError as exc:
+            raise Conflict(f"task {task_id} is busy; try again ({exc.orig})") from None
+        if found is None:
+            raise NotFound(f"no task {task_id}")
+        instance, row = found
+        if self.hook:
+            self.hook("locked", {"instance_id": instance.id})
+        if row.status != "open":
+            raise Conflict(f"task {row.id} ({row.bpmn_id}) is already {row.status}")
+        return row, instance
+
+    def _require_running(self, instance: ProcessInstance) -> None:
+        if instance.status in ("suspended", "cancelled", "completed"):
+            raise InvalidState(f"instance {instance.id} is {instance.status}")
+
+    def _load(self, instance: ProcessInstance) -> BpmnWorkflow:
+        spec, subs = self.specs_for(instance.process_version)
+        workflow = load_state(instance.state_json, instance.serializer_version, spec, subs)
+        workflow.script_engine = self.script_engine
+        return workflow
+
+    def element_states(self, instance: ProcessInstance) -> dict[str, list[str]]:
+        """BPMN element ids that have run and that wait now, to mark on the case's diagram."""
+        workflow = self._load(instance)
+        done: set[str] = set()
+        active: set[str] = set()
+        for task in workflow.get_tasks():
+            bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+            if not bpmn_id:
+                continue
+            if task.state == TaskState.COMPLETED:
+                done.add(bpmn_id)
+            elif task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED, TaskState.ERROR):
+                active.add(bpmn_id)
+        failed = self._incident_element(instance)
+        return {
+            "completed": sorted(done - active),
+            "active": sorted(active),
+            "incident": [failed] if failed else [],
+        }
+
+    @staticmethod
+    def _incident_element(instance: ProcessInstance) -> str | None:
+        session = object_session(instance)
+        if session is None or instance.status != "incident":
+            return None
+        return session.execute(
+            select(Incident.element_id)
+            .where(Incident.instance_id == instance.id, Incident.resolved_at.is_(None))
+            .order_by(Incident.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+
+    @staticmethod
+    def _ready_task(workflow: BpmnWorkflow, row: HumanTask) -> Any:
+        task = workflow.get_task_from_id(UUID(row.task_guid))
+        if task is None or task.state != TaskState.READY:
+            raise Conflict(f"task {row.id} ({row.bpmn_id}) is no longer ready")
+        return task
+
+    def _open_incident(self, session: Session, instance_id: int) -> Incident | None:
+        return session.execute(
+            select(Incident)
+            .where(Incident.instance_id == instance_id, Incident.resolved_at.is_(None))
+            .order_by(Incident.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+
+    def _touch(self, instance: ProcessInstance) -> None:
+        instance.updated_at = self.clock.now()
+
+    def _set_case_status(self, session: Session, instance: ProcessInstance) -> None:
+        if CASE_INSERT in instance.__dict__:  # a start that failed before its first step wrote
+            session.add(
+                CaseRecord(
+                    instance_id=instance.id,
+                    process_key=instance.process_key,
+                    number=instance.__dict__.pop(CASE_INSERT),
+                    status=instance.status,
+                    fields={},
+                    updated_at=self.clock.now(),
+                )
+            )
+            session.flush()
+        case = session.get(CaseRecord, instance.id)
+        glue = self.glue_of(session, instance.process_version)
+        if case is not None and "status" not in glue.case_fields:
+            case.status = instance.status
+            instance.case_hash = None  # written here, not by a step: the next step writes it again
+
+    def _advance(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        actor: User | None,
+        workflow: BpmnWorkflow,
+        action: dict[str, Any],
+        apply: Callable[[BpmnWorkflow], None],
+        *,
+        completed: HumanTask | None = None,
+        first: Callable[[], None] | None = None,
+    ) -> StepResult:
+        """Run SpiffWorkflow in memory first; only a step that succeeded touches the step's rows.
+
+        ``first`` writes what must come before the step's own events (a start's audit event),
+        inside the step's writes, so on PostgreSQL it travels in the same round trip.
+        """
+        now = self.clock.now()
+        before = pending(workflow)
+        try:
+            with (
+                clock_mod.using(self.clock),
+                self.services.bound(session, now),
+                limits.bounded(self.memory_bytes),
+            ):
+                apply(workflow)
+                workflow.do_engine_steps(did_complete_task=limits.StepBudget(self.step_seconds))
+                snap = snapshot(workflow, now)
+            messages = workflow.get_events()  # thrown, and caught by nobody in this instance
+            started = self._deliver(session, instance, messages)
+        except _ENGINE_ERRORS as exc:
+            if first is not None:
+                first()
+            return StepResult(instance, self._record_incident(session, instance, actor, action, exc, now))
+        if self.hook:
+            self.hook("advanced", {"instance_id": instance.id, "action": action})
+        step = _Step(instance, actor, workflow, action, before, snap, now, completed)
+        with _conflict_guard(instance), session.no_autoflush, batch.batching(session, is_postgres(session)):
+            if first is not None:
+                first()
+            for target in started:
+                audit.record(
+                    session,
+                    "message_sent",
+                    now,
+                    instance=instance,
+                    data={"process_key": target.process_key, "instance_id": target.id},
+                )
+            new_rows = self._write_step(session, step)
+            _write_instance(session, instance)
+            session.flush()
+        if self.hook:
+            self.hook("written", {"instance_id": instance.id, "action": action})
+        return StepResult(instance, None, new_rows)
+
+    def _deliver(self, session: Session, sender: ProcessInstance, events: list[Any]) -> list[ProcessInstance]:
+        """Start the deployed process a thrown message names, with its payload as start data.
+
+        Each start runs in a savepoint: a message no process receives, or a payload its
+        start form refuses, raises here and becomes an incident on the sender instead.
+        """
+        started: list[ProcessInstance] = []
+        for event in events:
+            name = getattr(event.event_definition, "name", None)
+            if not isinstance(event.event_definition, MessageEventDefinition):
+                continue
+            payload = event.payload if isinstance(event.payload, dict) else {"payload": event.payload}
+            raised = {"raised_by": {"process_key": sender.process_key, "instance_id": sender.id}}
+            try:
+                with session.begin_nested():
+                    # The sending diagram chose the payload: a start form, where there is one,
+                    # still decides what of it the new case takes.
+                    _version, form, _schema = self.start_form(session, name)
+                    data, extra = (payload, raised) if form else ({}, {**payload, **raised})
+                    started.append(
+                        self.start(session, name, None, data, validate=True, engine_data=extra).instance
+                    )
+            except NotFound:
+                raise MessageUndelivered(f"no deployed process receives message {name!r}") from None
+            except ValidationFailed as exc:
+                raise MessageUndelivered(f"message {name!r} does not fit its start form: {exc}") from None
+        return started
