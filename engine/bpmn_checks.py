@@ -36,8 +36,11 @@ def _element_id(node: etree._Element) -> str | None:
 def check_ids(name: str, root: etree._Element, problems: list[Problem]) -> None:
     seen: set[str] = set()
     for node in root.iter():
-        if not isinstance(node.tag, str) or etree.QName(node).namespace == NS["spiffworkflow"]:
-            continue  # spiffworkflow extension "ids" (service parameters) are names, not element ids
+        # Only BPMN and DMN elements and their diagram shapes (the OMG's namespaces) carry
+        # document ids; an extension's "id"
+        # (a SpiffWorkflow service parameter, a Camunda property) is a name of its own.
+        if not isinstance(node.tag, str) or "omg.org/spec/" not in (etree.QName(node).namespace or ""):
+            continue
         ident = node.get("id")
         if ident is None:
             continue

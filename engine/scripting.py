@@ -40,6 +40,11 @@ MAX_RANGE = 100_000
 # (a huge power, a huge repetition) once it has begun, so its size is checked before.
 MAX_INT_BITS = 100_000  # about 30,000 decimal digits
 MAX_ITEMS = 1_000_000  # characters of a string, items of a list or tuple
+# Why some refused names are refused, said with the refusal.
+_WHY_REFUSED = {
+    "print": ": a script has no console; set a variable instead, and the case's data and history show it",
+    "open": ": scripts cannot read or write files",
+}
 # Builtins a script cannot have: refused when the diagram is deployed, not when a case runs.
 REFUSED_NAMES = frozenset(
     {
@@ -205,7 +210,8 @@ class _Refuser(ast.NodeVisitor):
 
     def visit_Name(self, node: ast.Name) -> None:
         if node.id in REFUSED_NAMES:
-            raise ScriptError(f"{node.id!r} is not available in scripts")
+            why = _WHY_REFUSED.get(node.id, "")
+            raise ScriptError(f"{node.id!r} is not available in scripts{why}")
         if node.id.startswith("mutu_"):
             raise ScriptError(f"names starting with 'mutu_' are reserved ({node.id!r})")
 

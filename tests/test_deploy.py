@@ -112,6 +112,25 @@ def test_duplicate_ids_are_refused(session, engine):
     assert any("duplicate id 'mini_task'" in p for p in problems_of(session, engine, dup))
 
 
+def test_ids_of_extension_elements_need_not_be_unique(session, engine):
+    """Camunda Modeler writes ``camunda:property id=...`` on many elements; only BPMN ids count."""
+    props = (
+        '<bpmn:extensionElements xmlns:camunda="http://camunda.org/schema/1.0/bpmn"><camunda:properties>'
+        '<camunda:property id="description" name="d" value="x" /></camunda:properties></bpmn:extensionElements>'
+    )
+    camunda = mini(task_ext=props, extra=f'\n    <bpmn:task id="mini_note" name="note">{props}</bpmn:task>')
+    assert [v.process_key for v in engine.deploy(session, [camunda]).created] == ["mini"]
+
+
+def test_print_in_a_script_is_refused_at_deploy_with_the_reason(session, engine):
+    script = (
+        '\n    <bpmn:scriptTask id="mini_say" name="Say"><bpmn:script>print("hello")</bpmn:script>'
+        "</bpmn:scriptTask>"
+    )
+    [problem] = [p for p in problems_of(session, engine, mini(extra=script)) if "print" in p]
+    assert "[mini_say]" in problem and "set a variable instead" in problem
+
+
 def test_no_executable_process_is_refused(session, engine):
     problems = problems_of(session, engine, mini(executable="false"))
     assert problems == ['mini.bpmn: no executable process (isExecutable="true")']
