@@ -8,6 +8,7 @@ from typing import Any
 
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     TimerEventDefinition,
@@ -89,8 +90,25 @@ def to_instant(value: Any, now: datetime) -> datetime | None:
     return parsed_dt if parsed_dt.tzinfo else parsed_dt.replace(tzinfo=UTC)
 
 
-def _timer_fire_at(task: SpiffTask) -> datetime | None:
-    definition = task.task_spec.event_definition
+def _timer_of(spec: Any) -> TimerEventDefinition | None:
+    """The timer a waiting task waits for: its own, or one branch of an event-based gateway."""
+    definition = getattr(spec, "event_definition", None)
+    if isinstance(definition, TimerEventDefinition):
+        return definition
+    if isinstance(definition, MultipleEventDefinition):
+        return next((d for d in definition.event_definitions if isinstance(d, TimerEventDefinition)), None)
+    return None
+
+
+def _timer_fire_at(task: SpiffTask, definition: TimerEventDefinition) -> datetime | None:
+    if isinstance(task.task_spec.event_definition, MultipleEventDefinition):
+        # The gateway keeps its timer's moment in its own data, as a timer event does.
+        value = task._get_internal_data("event_value")
+        if value is None:
+            return None
+        if isinstance(definition, CycleTimerEventDefinition):
+            return datetime.fromisoformat(value["next"]) if isinstance(value, dict) else None
+        return TimerEventDefinition.get_datetime(value)
     details = definition.details(task)
     if details.value is None:
         return None
@@ -110,8 +128,8 @@ def _walk(workflow: BpmnWorkflow) -> tuple[list[SpiffTask], list[WaitingTimer], 
         if task.state == TaskState.READY:
             if spec.manual:
                 ready.append(task)
-        elif isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
-            fire_at = _timer_fire_at(task)
+        elif (timer := _timer_of(spec)) is not None:
+            fire_at = _timer_fire_at(task, timer)
             if fire_at is not None:
                 timers.append(WaitingTimer(str(task.id), spec.bpmn_id, task.workflow.spec.name, fire_at))
     return ready, timers, live

@@ -12,7 +12,7 @@ from engine.models import AuditEvent, ProcessInstance, Timer
 from engine.runtime import ProcessEngine
 from engine.scheduler import fire_due_timers
 from engine.timers import due_timer_ids
-from tests.conftest import make_people, review_files
+from tests.conftest import DATA, make_people, review_files
 from tests.helpers import assert_inbox_matches, open_tasks, task_by_bpmn
 
 RAISE = {"description": "Wrong tariff given", "severity_hint": "minor", "site": "Bandung"}
@@ -207,3 +207,42 @@ def test_timer_whose_step_fails_stays_armed_until_retried(session, engine, peopl
     assert timer.status == "fired" and inst.status == "running"
     assert [t.bpmn_id for t in open_tasks(session, inst.id)] == ["escalated"]
     assert_inbox_matches(session, engine, inst)
+
+
+CONSTRUCTS = DATA / "constructs"
+
+
+def _run_construct(session, engine, clock, file_name, process_id):  # type: ignore[no-untyped-def]
+    engine.deploy(session, [SourceFile(file_name, (CONSTRUCTS / file_name).read_bytes())])
+    admin = make_people(session).admin
+    inst = engine.start(session, process_id, admin, {}).instance
+    session.commit()
+    session.expire_all()  # every step below reads the stored state again
+    return inst, admin
+
+
+def test_a_timer_on_an_event_based_gateway_is_scheduled_and_fires(session, engine, clock):
+    inst, _admin = _run_construct(session, engine, clock, "event_gateway.bpmn", "evgw")
+    [timer] = waiting_timers(session, inst)
+    assert (timer.bpmn_id, timer.fire_at) == ("gw", clock.now() + timedelta(days=2))
+    clock.advance(timedelta(days=2, seconds=1))
+    assert engine.fire_timer(session, timer.id) is True
+    session.expire_all()
+    assert session.get(ProcessInstance, inst.id).status == "completed"
+    ended = engine.element_states(session.get(ProcessInstance, inst.id))["completed"]
+    assert "e_timer" in ended and "e_msg" not in ended
+
+
+def test_a_timer_started_event_subprocess_runs_beside_the_work_across_reloads(session, engine, clock):
+    inst, admin = _run_construct(session, engine, clock, "timer_event_subprocess.bpmn", "evsub")
+    [timer] = waiting_timers(session, inst)
+    assert timer.bpmn_id == "late_start"
+    clock.advance(timedelta(days=1, seconds=1))
+    assert engine.fire_timer(session, timer.id) is True
+    session.expire_all()
+    assert sorted(t.bpmn_id for t in open_tasks(session, inst.id)) == ["remind", "work"]
+    for bpmn_id in ("work", "remind"):
+        result = engine.complete(session, task_by_bpmn(session, inst.id, bpmn_id).id, admin, {})
+        assert result.incident is None
+        session.expire_all()
+    assert session.get(ProcessInstance, inst.id).status == "completed"
