@@ -104,6 +104,9 @@ def _data(raw: str | None) -> dict[str, Any]:
     return value
 
 
+LONG_RUNNING = frozenset({"scheduler", "serve", "worker"})
+
+
 @click.group()
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -111,6 +114,10 @@ def main(ctx: click.Context) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("spiff").setLevel(logging.WARNING)  # every task state change, at INFO
+    if ctx.invoked_subcommand not in LONG_RUNNING:
+        # A one-shot command reports what went wrong in its own one line; the engine's log of
+        # the same incident would come before it as a second.
+        logging.getLogger("engine").setLevel(logging.ERROR)
     ctx.obj = Ctx()
 
 
@@ -213,7 +220,7 @@ def _report_step(as_json: bool, payload: dict[str, Any], text: str) -> None:
         _fail(
             as_json,
             "incident",
-            f"instance {payload['instance_id']} has an incident at {incident['element_id']}: "
+            f"instance {payload['instance_id']} has an incident at {incident['element_id'] or 'its start'}: "
             + incident["message"],
             payload,
         )

@@ -113,6 +113,28 @@ def test_cli_errors_are_one_line(mutu, tmp_path):
     assert missing.stderr.strip() == "error: no process 'nothing' is deployed"
     nobody = mutu("tasks", "--as", "ghost", ok=False)
     assert nobody.stderr.strip() == "error: no user named 'ghost'"
+    boom = tmp_path / "boom.bpmn"
+    boom.write_text(BOOM)
+    mutu("deploy", str(boom))
+    failed = mutu("start", "boom", "--as", "admin", ok=False)
+    [line] = failed.stderr.strip().splitlines()  # the engine's own log of the incident stays quiet
+    assert line.startswith("error: instance ") and "has an incident at divide: " in line
+    assert "division by zero" in line and " object at 0x" not in line
+
+
+BOOM = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="boom_defs"
+    targetNamespace="http://mutu.example/bpmn">
+  <bpmn:process id="boom" name="Boom" isExecutable="true">
+    <bpmn:startEvent id="boom_start"><bpmn:outgoing>b1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:scriptTask id="divide" name="Divide"><bpmn:incoming>b1</bpmn:incoming>
+      <bpmn:outgoing>b2</bpmn:outgoing><bpmn:script>x = 1 / 0</bpmn:script></bpmn:scriptTask>
+    <bpmn:endEvent id="boom_end"><bpmn:incoming>b2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="b1" sourceRef="boom_start" targetRef="divide" />
+    <bpmn:sequenceFlow id="b2" sourceRef="divide" targetRef="boom_end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
 
 
 def test_bad_setting_stops_start_up_with_one_line(mutu, tmp_path):

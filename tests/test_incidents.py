@@ -253,3 +253,10 @@ def test_a_start_that_fails_at_once_is_still_listed_as_a_case(session, engine, p
     result = engine.retry(session, result.instance.id, people.admin)
     assert result.incident is not None  # still failing: the case row is kept, not duplicated
     assert session.get(CaseRecord, result.instance.id).status == "incident"
+
+
+def test_an_incident_speaks_plainly_and_never_shows_an_object_repr():
+    from engine.runtime.writes import _describe
+
+    exc = ValueError("cannot continue <SpiffWorkflow.bpmn.util.event.BpmnEvent object at 0x7f3a2b1c9d50>")
+    assert _describe(exc) == "cannot continue BpmnEvent"

@@ -185,7 +185,8 @@ class StepMixin:
         except _ENGINE_ERRORS as exc:
             if first is not None:
                 first()
-            return StepResult(instance, self._record_incident(session, instance, actor, action, exc, now))
+            incident = self._record_incident(session, instance, actor, action, exc, now, workflow)
+            return StepResult(instance, incident)
         if self.hook:
             self.hook("advanced", {"instance_id": instance.id, "action": action})
         step = _Step(instance, actor, workflow, action, before, snap, now, completed)

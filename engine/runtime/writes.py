@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.exc import OperationalError
@@ -132,8 +134,14 @@ class WriteMixin:
         action: dict[str, Any],
         exc: Exception,
         now: datetime,
+        workflow: BpmnWorkflow | None = None,
     ) -> Incident:
         spec = getattr(getattr(exc, "task", None), "task_spec", None) or getattr(exc, "task_spec", None)
+        if getattr(spec, "bpmn_id", None) is None and workflow is not None:
+            # The error did not say where: the task SpiffWorkflow left in error names it.
+            failed = workflow.get_tasks(state=TaskState.ERROR)
+            named = [t for t in failed if getattr(t.task_spec, "bpmn_id", None)]
+            spec = named[-1].task_spec if named else spec
         element_id = getattr(spec, "bpmn_id", None)
         element_name = getattr(spec, "bpmn_name", None)
         message = _describe(exc)
@@ -232,7 +240,11 @@ def _flush_or_conflict(session: Session, instance: ProcessInstance) -> None:
         session.flush()
 
 
+_REPR = re.compile(r"<(?:[\w.]+\.)?(\w+) object at 0x[0-9a-fA-F]+>")
+
+
 def _describe(exc: BaseException) -> str:
+    """The error in words: its message, its cause, and no object's repr."""
     parts = [str(exc) or exc.__class__.__name__]
     inner = getattr(exc, "exception", None) or exc.__cause__
     if inner is not None and str(inner) not in parts[0]:
@@ -240,7 +252,7 @@ def _describe(exc: BaseException) -> str:
     notes = getattr(exc, "__notes__", None)
     if notes:
         parts.extend(notes)
-    return " | ".join(parts)[:2000]
+    return _REPR.sub(lambda m: m.group(1), " | ".join(parts))[:2000]
 
 
 COMPLETED_BY = "completed_by"
