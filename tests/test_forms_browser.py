@@ -99,6 +99,15 @@ def test_the_qmr_adds_a_required_field_sees_it_in_both_languages_and_staff_get_i
     page.wait_for_selector(".fd-json.invalid")
     page.fill(".fd-json", text)
     page.wait_for_function("() => !document.querySelector('.fd-json.invalid')")
+    # The process settings open as a form beside their JSON, and both say the same.
+    page.click("#files button[data-path='workflows/nonconformity/process.json']")
+    page.wait_for_selector("#glue textarea[name='objective']", timeout=10_000)
+    page.fill("#glue textarea[name='objective']", "Setiap ketidaksesuaian dikoreksi dan diverifikasi.")
+    page.wait_for_function(
+        "() => document.querySelector('#json').value.includes('dikoreksi dan diverifikasi')"
+    )
+    assert page.is_visible("#glue [data-name='startable_by'] input[value='quality_control']")
+    qmr.shot("forms-2b-process-settings")
     # The recorded scenarios never filled the new field: publishing is refused until they are
     # updated or removed with a note.
     page.click("#check")
@@ -125,12 +134,12 @@ def test_the_qmr_adds_a_required_field_sees_it_in_both_languages_and_staff_get_i
     page.fill("input[name='f.client_note']", "Klien diberi tahu via email")
     page.click("#complete")
     page.wait_for_selector(".flash")
-    assert task_of.__name__  # the task is done: no open triage left
     with web.session() as s:
-        from engine.models import HumanTask
+        from engine.models import HumanTask, ProcessVersion
 
-        row = s.get(HumanTask, triage.id)
-        assert row.status == "completed"
+        assert s.get(HumanTask, triage.id).status == "completed"
+        newest = s.execute(select(ProcessVersion).order_by(ProcessVersion.id.desc())).scalars().first()
+        assert newest.glue["objective"] == "Setiap ketidaksesuaian dikoreksi dan diverifikasi."
 
 
 def test_the_qmr_records_a_scenario_breaks_a_gateway_sees_it_fail_and_fixes_it(web, staff):  # type: ignore[no-untyped-def]

@@ -59,7 +59,7 @@ export function renderGlue(root, glue, roles, onChange) {
     row(t('kpi'), text(glue.kpi_target, (v) => set('kpi_target', v), { name: 'kpi_target' })),
     row(t('clauses'), text((glue.clauses || []).join(', '), (v) => set('clauses', v.split(',').map((c) => c.trim()).filter(Boolean)), { name: 'clauses' })),
     row(t('numbering'), text(glue.number_format, (v) => set('number_format', v), { name: 'number_format' })),
-    row(t('startable'), roleChecks(roles, glue.startable_by || [], (v) => set('startable_by', v), 'startable_by')),
+    row(`${t('startable')} (${t('startableHint')})`, roleChecks(roles, glue.startable_by || [], (v) => set('startable_by', v), 'startable_by')),
     row(t('personalRoles'), roleChecks(roles, glue.personal_roles || ['qmr', 'quality_control', 'director', 'admin'], (v) => set('personal_roles', v), 'personal_roles'))
   );
   const fields = document.createElement('table');
