@@ -67,6 +67,9 @@ def test_the_qmr_adds_a_required_field_sees_it_in_both_languages_and_staff_get_i
     page = qmr.page
     page.click("#files button[data-path='workflows/nonconformity/forms/triase.json']")
     page.wait_for_selector("#form-designer .fd-field", timeout=10_000)
+    page.click("#delete-form")  # the triage task uses this form: it stays, and the reason says so
+    page.wait_for_selector("#status.error >> text=nc_triage")
+    assert page.locator("#files button[data-path='workflows/nonconformity/forms/triase.json']").count() == 1
     page.click("#form-designer .fd-add")
     card = page.locator(".fd-field[data-name='field_1']")
     card.locator(".fd-key").fill("client_note")

@@ -66,3 +66,4 @@ class ProcessEngine(VersionsMixin, StartMixin, TaskMixin, TimerMixin, StepMixin,
         self._specs: dict[tuple[int, str], tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]] = {}
         self._meta: dict[tuple[int, str], tuple[dict[str, Any], dict[str, Any]]] = {}
         self._glue: dict[tuple[int, str], ProcessGlue] = {}
+        self._message_names: dict[tuple[int, str], frozenset[str]] = {}

@@ -9,6 +9,7 @@ from typing import Any
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from .. import audit, policy
 from .. import deploy as deploy_mod
 from ..case_rows import CASE_INSERT, CASE_NUMBER
-from ..errors import NotAuthorized
+from ..errors import NotAuthorized, NotFound
 from ..forms import allow_listed
 from ..forms import validate as validate_form
 from ..models import (
@@ -46,11 +47,13 @@ class StartMixin:
         *,
         validate: bool = False,
         engine_data: dict[str, Any] | None = None,
+        message: Any | None = None,
     ) -> StepResult:
         """Start the latest version of ``process_key`` as ``actor`` (None: the scheduler).
 
         ``data`` comes from outside and may hold only the start form's fields (none, when
         the process has no start form); ``engine_data`` is what the engine itself adds.
+        ``message`` is a thrown message its message start event catches.
         """
         version = self.latest_version(session, process_key)
         if actor is not None:
@@ -102,11 +105,41 @@ class StartMixin:
                 data={"process_key": process_key, "version": version.version, "data": data, "number": number},
             )
 
+        def catch(wf: BpmnWorkflow) -> None:
+            if message is not None:  # the message start event waits first, then catches it
+                wf.do_engine_steps()
+                wf.catch(message)
+
         result = self._advance(
-            session, instance, actor, workflow, {"action": "run"}, lambda wf: None, first=record_start
+            session, instance, actor, workflow, {"action": "run"}, catch, first=record_start
         )
         result.number = number
         return result
+
+    def message_starts(self, session: Session, name: str) -> list[str]:
+        """Processes in effect whose message start event receives the message ``name``."""
+        keys = session.execute(
+            select(ProcessVersion.process_key).where(ProcessVersion.state == "approved").distinct()
+        ).scalars()
+        out = []
+        for key in sorted(set(keys)):
+            try:
+                version = self.latest_version(session, key)
+            except NotFound:
+                continue
+            cached = self._message_names.get((version.id, version.content_hash))
+            if cached is None:
+                spec, _subs = self.specs_for(version)
+                cached = frozenset(
+                    task_spec.event_definition.name
+                    for task_spec in spec.task_specs.values()
+                    if isinstance(task_spec, StartEvent)
+                    and isinstance(getattr(task_spec, "event_definition", None), MessageEventDefinition)
+                )
+                self._message_names[(version.id, version.content_hash)] = cached
+            if name in cached:
+                out.append(key)
+        return out
 
     def start_form(
         self, session: Session, process_key: str

@@ -209,10 +209,12 @@ class StepMixin:
         return StepResult(instance, None, new_rows)
 
     def _deliver(self, session: Session, sender: ProcessInstance, events: list[Any]) -> list[ProcessInstance]:
-        """Start the deployed process a thrown message names, with its payload as start data.
+        """Start each process in effect whose message start event receives a thrown message.
 
-        Each start runs in a savepoint: a message no process receives, or a payload its
-        start form refuses, raises here and becomes an incident on the sender instead.
+        Receivers are found by the message's name; a process without a message start event
+        is started when its key is the message's name (the library's convention). Each start
+        runs in a savepoint: a message nobody receives, or a payload a start form refuses,
+        raises here and becomes an incident on the sender instead.
         """
         started: list[ProcessInstance] = []
         for event in events:
@@ -221,17 +223,20 @@ class StepMixin:
                 continue
             payload = event.payload if isinstance(event.payload, dict) else {"payload": event.payload}
             raised = {"raised_by": {"process_key": sender.process_key, "instance_id": sender.id}}
-            try:
-                with session.begin_nested():
-                    # The sending diagram chose the payload: a start form, where there is one,
-                    # still decides what of it the new case takes.
-                    _version, form, _schema = self.start_form(session, name)
-                    data, extra = (payload, raised) if form else ({}, {**payload, **raised})
-                    started.append(
-                        self.start(session, name, None, data, validate=True, engine_data=extra).instance
-                    )
-            except NotFound:
-                raise MessageUndelivered(f"no deployed process receives message {name!r}") from None
-            except ValidationFailed as exc:
-                raise MessageUndelivered(f"message {name!r} does not fit its start form: {exc}") from None
+            receivers = [(key, event) for key in self.message_starts(session, name)] or [(name, None)]
+            for key, catching in receivers:
+                try:
+                    with session.begin_nested():
+                        # The sending diagram chose the payload: a start form, where there is one,
+                        # still decides what of it the new case takes.
+                        _version, form, _schema = self.start_form(session, key)
+                        data, extra = (payload, raised) if form else ({}, {**payload, **raised})
+                        result = self.start(
+                            session, key, None, data, validate=True, engine_data=extra, message=catching
+                        )
+                        started.append(result.instance)
+                except NotFound:
+                    raise MessageUndelivered(f"no deployed process receives message {name!r}") from None
+                except ValidationFailed as exc:
+                    raise MessageUndelivered(f"message {name!r} does not fit its start form: {exc}") from None
         return started
