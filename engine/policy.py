@@ -33,6 +33,9 @@ SITE_CASE_ROLES = frozenset({"team_leader", "operations_manager"})
 ASSIGNER_ROLES = frozenset({"admin", "qmr", "team_leader"})
 # Roles that retry, suspend, resume, cancel and migrate cases.
 MANAGER_ROLES = frozenset({"admin", "qmr"})
+# Roles whose accounts may send messages into processes from outside (a supplier portal's
+# account holds procurement, the client's ticketing the client liaison's).
+MESSAGE_SENDER_ROLES = frozenset({"admin", "qmr", "procurement", "client_liaison"})
 
 
 class StatementNotAccepted(MutuError):
@@ -267,6 +270,14 @@ def may_manage(user: User) -> bool:
     The person who reported a nonconformity cannot make it disappear before triage.
     """
     return user.active and bool(MANAGER_ROLES & user.role_keys)
+
+
+def check_may_send_messages(user: User) -> None:
+    if not (user.active and MESSAGE_SENDER_ROLES & user.role_keys):
+        raise NotAuthorized(
+            f"{user.username} may not send messages into processes; it needs one of: "
+            + ", ".join(sorted(MESSAGE_SENDER_ROLES))
+        )
 
 
 def check_may_manage(user: User, instance_id: int, action: str) -> None:

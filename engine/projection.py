@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import batch, policy
+from . import batch, message_waits, policy
 from .case_rows import write_case
 from .deploy import FORM_PROPERTY
 from .models import HumanTask, HumanTaskOwner, HumanTaskRole, ProcessInstance, Timer, User
@@ -58,6 +58,7 @@ class Snapshot:
     timers: list[WaitingTimer]
     case_data: dict[str, Any]
     completed: bool
+    messages: list[message_waits.WaitingMessage] = field(default_factory=list)
 
 
 def _properties(task: SpiffTask) -> dict[str, str]:
@@ -161,7 +162,13 @@ def snapshot(workflow: BpmnWorkflow, now: datetime) -> Snapshot:
         case_data.update(task.data)
     if workflow.last_task is not None:
         case_data.update(workflow.last_task.data)
-    return Snapshot([_ready_task(t, now) for t in ready], timers, case_data, workflow.completed)
+    return Snapshot(
+        [_ready_task(t, now) for t in ready],
+        timers,
+        case_data,
+        workflow.completed,
+        message_waits.waiting(live),
+    )
 
 
 @dataclass(frozen=True)
@@ -174,11 +181,16 @@ class Pending:
 
     ready: frozenset[str]
     timers: dict[str, datetime]
+    messages: frozenset[str] = frozenset()
 
 
 def pending(workflow: BpmnWorkflow) -> Pending:
-    ready, timers, _live = _walk(workflow)
-    return Pending(frozenset(str(t.id) for t in ready), {t.guid: t.fire_at for t in timers})
+    ready, timers, live = _walk(workflow)
+    return Pending(
+        frozenset(str(t.id) for t in ready),
+        {t.guid: t.fire_at for t in timers},
+        frozenset(w.guid for w in message_waits.waiting(live)),
+    )
 
 
 @dataclass(frozen=True)
@@ -338,6 +350,8 @@ def apply_snapshot(
             for task_id, r, moved in zip(ids, rows, rerouted, strict=True)
         ]
     _write_timers(session, instance, before, snap, now)
+    if before.messages or snap.messages:
+        message_waits.write(session, instance.id, before.messages, snap.messages, now)
     write_case(session, instance, snap.case_data, glue, now)
     return created
 

@@ -42,3 +42,90 @@ def test_a_message_nobody_receives_is_an_incident_on_the_sender(session, engine)
     assert result.incident.element_id == "send" or result.incident.element_id is None
     assert "no deployed process receives message 'complaint_received'" in result.incident.message
     assert session.execute(select(Incident)).scalars().first() is not None
+
+
+def _buyers(session, engine):  # type: ignore[no-untyped-def]
+    _deploy(session, engine, "buyer.bpmn", "supplier_desk.bpmn")
+    admin = make_people(session).admin
+    first = engine.start(session, "buyer", admin, engine_data={"order_id": "PO-1"})
+    second = engine.start(session, "buyer", admin, engine_data={"order_id": "PO-2"})
+    assert first.incident is None and second.incident is None
+    session.commit()
+    session.expire_all()
+    return admin, first.instance.id, second.instance.id
+
+
+def test_a_reply_reaches_the_one_waiting_case_whose_correlation_key_matches(session, engine):
+    from engine.models_messages import MessageWait
+
+    admin, first, second = _buyers(session, engine)
+    suppliers = (
+        session.execute(select(ProcessInstance).where(ProcessInstance.process_key == "supplier_desk"))
+        .scalars()
+        .all()
+    )
+    assert len(suppliers) == 2  # each request started the supplier's desk by its message start event
+    waits = session.execute(select(MessageWait).where(MessageWait.status == "waiting")).scalars().all()
+    assert {(w.instance_id, w.name) for w in waits} == {(first, "order_reply"), (second, "order_reply")}
+    out = engine.send_message(
+        session, "order_reply", {"order_id": "PO-2", "price": 12}, {"order": {"order_id": "PO-2"}}, admin
+    )
+    assert out == {"received": [second], "started": []}
+    session.commit()
+    session.expire_all()
+    assert [t.bpmn_id for t in open_tasks(session, second)] == ["check"]
+    assert [t.bpmn_id for t in open_tasks(session, first)] == []  # still waiting for its own reply
+    [still] = session.execute(select(MessageWait).where(MessageWait.status == "waiting")).scalars()
+    assert still.instance_id == first
+    data = next(
+        t
+        for t in engine._load(session.get(ProcessInstance, second)).get_tasks()
+        if t.task_spec.bpmn_id == "check"
+    ).data
+    assert data["answer"] == {"order_id": "PO-2", "price": 12}  # in the variable the catch event names
+
+
+def test_a_reply_nobody_correlates_is_undelivered_and_changes_nothing(session, engine):
+    import pytest
+
+    from engine.runtime import MessageUndelivered
+
+    admin, first, _second = _buyers(session, engine)
+    with pytest.raises(MessageUndelivered, match="order_reply"):
+        engine.send_message(
+            session, "order_reply", {"order_id": "PO-9"}, {"order": {"order_id": "PO-9"}}, admin
+        )
+
+
+def test_a_receive_task_then_a_message_boundary_event_take_their_messages_across_reloads(session, engine):
+    _deploy(session, engine, "receive_and_boundary.bpmn")
+    admin = make_people(session).admin
+    inst = engine.start(session, "receive_boundary", admin, {}).instance
+    session.commit()
+    session.expire_all()
+    assert engine.send_message(session, "invoice_paid", {}, {}, admin)["received"] == [inst.id]
+    session.commit()
+    session.expire_all()
+    assert [t.bpmn_id for t in open_tasks(session, inst.id)] == ["deliver"]
+    assert engine.send_message(session, "order_cancelled", {}, {}, admin)["received"] == [inst.id]
+    session.commit()
+    session.expire_all()
+    done = session.get(ProcessInstance, inst.id)
+    assert done.status == "completed" and open_tasks(session, inst.id) == []
+    assert "e_cancelled" in engine.element_states(done)["completed"]
+
+
+def test_an_event_based_gateway_takes_the_message_branch_and_drops_its_timer(session, engine):
+    from engine.models import Timer
+
+    _deploy(session, engine, "event_gateway.bpmn")
+    admin = make_people(session).admin
+    inst = engine.start(session, "evgw", admin, {}).instance
+    session.commit()
+    session.expire_all()
+    assert engine.send_message(session, "answer", {}, {}, admin)["received"] == [inst.id]
+    session.commit()
+    session.expire_all()
+    assert session.get(ProcessInstance, inst.id).status == "completed"
+    [timer] = session.execute(select(Timer).where(Timer.instance_id == inst.id)).scalars()
+    assert timer.status == "cancelled"

@@ -55,7 +55,7 @@ def test_upgrade_from_0006_keeps_cases_tasks_and_numbers(url):  # type: ignore[n
         )
     upgrade(db)
     with db.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0008"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0009"
         assert conn.execute(text("SELECT site, role_key FROM human_task WHERE id = 1")).one() == (
             "Bandung",
             "team_leader",

@@ -135,3 +135,25 @@ def test_the_form_preview_and_where_a_name_is_used(web):  # type: ignore[no-unty
     ]
     assert uses == ["condition of nc_f_not_nc (bpmn/nonconformity.bpmn)"]
     assert qmr.call("GET", f"/drafts/{draft['id']}/uses").status_code == 400
+
+
+def test_a_message_from_outside_starts_or_reaches_cases_and_needs_a_sender_role(web):  # type: ignore[no-untyped-def]
+    qmr, qc = api_for(web, "qmr"), api_for(web, "qc")
+    body = {
+        "name": "nonconformity",
+        "payload": {
+            "source": "customer_complaint",
+            "site": "Bandung",
+            "service": "147",
+            "description": "Keluhan via tiket",
+        },
+    }
+    assert qc.call("POST", "/messages", body).status_code == 403
+    sent = qmr.call("POST", "/messages", body)
+    assert sent.status_code == 202, sent.get_json()
+    [started] = sent.get_json()["started"]
+    case = qmr.call("GET", f"/cases/{started}").get_json()
+    assert case["process_key"] == "nonconformity"
+    nobody = qmr.call("POST", "/messages", {"name": "no_such_message", "payload": {}})
+    assert nobody.status_code == 404 and nobody.get_json()["error"]["code"] == "message_undelivered"
+    assert qmr.call("POST", "/messages", {"name": "x", "correlation": {"k": 1}}).status_code == 400

@@ -87,7 +87,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
             db.commit()  # the session's last-seen time (or its end), before the view does anything
         return user
 
-    from . import api, auth, cases, editor_api, editor_forms, processes, tasks  # noqa: F401 - they add to api.bp
+    from . import api, auth, cases, editor_api, editor_forms, messages_api, processes, tasks  # noqa: F401 - they add to api.bp
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(tasks.bp)

@@ -120,6 +120,27 @@ def editor_paths() -> dict[str, Any]:
                 params=[_p("draft_id")],
             )
         },
+        "/messages": {
+            "post": _op(
+                "Send a message into the processes: a waiting case whose correlation keys match takes it, "
+                "else each process with a message start event of that name starts (202 with the cases)",
+                {"202": _resp("the cases that received it or were started", OBJ)},
+                400,
+                403,
+                404,
+                422,
+                body={
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["name"],
+                    "properties": {
+                        "name": {**TEXT, "minLength": 1, "maxLength": 200},
+                        "payload": OBJ,
+                        "correlation": {"type": "object", "additionalProperties": OBJ},
+                    },
+                },
+            )
+        },
         "/drafts/{draft_id}/forms/preview": {
             "post": _op(
                 "A form schema drawn as the task page draws it (html), in Indonesian or English, "

@@ -10,7 +10,7 @@ last wait state and records an incident instead.
 ``ProcessEngine`` is one class made of one mixin per concern: ``versions`` (deploy, the
 version in effect, glue and specs), ``starting``, ``tasks`` (complete, claim, assign,
 cancel, suspend, resume, retry, migrate), ``firing`` (one due timer), ``steps`` (lock, load,
-advance, deliver messages) and ``writes`` (state, projections and incidents of a step).
+advance), ``messages`` (delivery as BPMN says) and ``writes`` (state, projections and incidents of a step).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from ..registry import ProcessGlue, Registry
 from ..scripting import RestrictedScriptEngine
 from ..services import ServiceRegistry, default_services
 from .firing import TimerMixin
+from .messages import MessageMixin
 from .starting import StartMixin
 from .steps import StepMixin
 from .tasks import COMPLETED_BY, TaskMixin
@@ -39,7 +40,7 @@ Hook = Callable[[str, dict[str, Any]], None]
 __all__ = ["COMPLETED_BY", "Hook", "MessageUndelivered", "MutuError", "ProcessEngine", "StepResult"]
 
 
-class ProcessEngine(VersionsMixin, StartMixin, TaskMixin, TimerMixin, StepMixin, WriteMixin):
+class ProcessEngine(VersionsMixin, StartMixin, TaskMixin, TimerMixin, MessageMixin, StepMixin, WriteMixin):
     """The engine: stateless between calls except for the per-version spec cache."""
 
     def __init__(

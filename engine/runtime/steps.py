@@ -9,7 +9,6 @@ from uuid import UUID
 
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, object_session
@@ -18,7 +17,7 @@ from .. import audit, batch, limits
 from .. import clock as clock_mod
 from ..case_rows import CASE_INSERT
 from ..db import is_postgres
-from ..errors import Conflict, InvalidState, NotFound, ValidationFailed
+from ..errors import Conflict, InvalidState, NotFound
 from ..models import (
     CaseRecord,
     HumanTask,
@@ -35,7 +34,6 @@ from .types import (
     _ENGINE_ERRORS,
     _LOCK_INSTANCE,
     _LOCK_TASK,
-    MessageUndelivered,
     StepResult,
     _Step,
 )
@@ -207,36 +205,3 @@ class StepMixin:
         if self.hook:
             self.hook("written", {"instance_id": instance.id, "action": action})
         return StepResult(instance, None, new_rows)
-
-    def _deliver(self, session: Session, sender: ProcessInstance, events: list[Any]) -> list[ProcessInstance]:
-        """Start each process in effect whose message start event receives a thrown message.
-
-        Receivers are found by the message's name; a process without a message start event
-        is started when its key is the message's name (the library's convention). Each start
-        runs in a savepoint: a message nobody receives, or a payload a start form refuses,
-        raises here and becomes an incident on the sender instead.
-        """
-        started: list[ProcessInstance] = []
-        for event in events:
-            name = getattr(event.event_definition, "name", None)
-            if not isinstance(event.event_definition, MessageEventDefinition):
-                continue
-            payload = event.payload if isinstance(event.payload, dict) else {"payload": event.payload}
-            raised = {"raised_by": {"process_key": sender.process_key, "instance_id": sender.id}}
-            receivers = [(key, event) for key in self.message_starts(session, name)] or [(name, None)]
-            for key, catching in receivers:
-                try:
-                    with session.begin_nested():
-                        # The sending diagram chose the payload: a start form, where there is one,
-                        # still decides what of it the new case takes.
-                        _version, form, _schema = self.start_form(session, key)
-                        data, extra = (payload, raised) if form else ({}, {**payload, **raised})
-                        result = self.start(
-                            session, key, None, data, validate=True, engine_data=extra, message=catching
-                        )
-                        started.append(result.instance)
-                except NotFound:
-                    raise MessageUndelivered(f"no deployed process receives message {name!r}") from None
-                except ValidationFailed as exc:
-                    raise MessageUndelivered(f"message {name!r} does not fit its start form: {exc}") from None
-        return started
