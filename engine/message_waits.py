@@ -60,6 +60,38 @@ def waiting(tasks: list[Any]) -> list[WaitingMessage]:
     return out
 
 
+def event_subprocess_starts(workflow: Any) -> list[WaitingMessage]:
+    """Message start events of the case's event subprocesses: SpiffWorkflow creates the
+    subprocess only when the message comes, so no task waits for it in the tree."""
+    if workflow.completed or workflow.last_task is None:  # ended, or not begun: a start step writes them
+        return []
+    out = []
+    for name in getattr(workflow.spec.start, "trigger_specs", ()) or ():
+        spec = workflow.subprocess_specs.get(name)
+        for start in getattr(spec, "bpmn_start_events", ()) or ():
+            for definition in _messages_of(start):
+                out.append(
+                    WaitingMessage(
+                        f"evsub:{start.bpmn_id}"[:36],
+                        start.bpmn_id,
+                        definition.name,
+                        dict(workflow.correlations or {}),
+                        False,  # the subprocess it starts takes the message's correlation keys
+                    )
+                )
+    return out
+
+
+def starts_subprocess(workflow: Any, event: Any) -> bool:
+    """Whether an event subprocess of the case starts on this message."""
+    for name in getattr(workflow.spec.start, "trigger_specs", ()) or ():
+        spec = workflow.subprocess_specs.get(name)
+        for start in getattr(spec, "bpmn_start_events", ()) or ():
+            if start.event_definition == event.event_definition:
+                return True
+    return False
+
+
 _CANCEL = (
     update(MessageWait.__table__)
     .where(

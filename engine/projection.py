@@ -167,7 +167,7 @@ def snapshot(workflow: BpmnWorkflow, now: datetime) -> Snapshot:
         timers,
         case_data,
         workflow.completed,
-        message_waits.waiting(live),
+        message_waits.waiting(live) + message_waits.event_subprocess_starts(workflow),
     )
 
 
@@ -189,7 +189,9 @@ def pending(workflow: BpmnWorkflow) -> Pending:
     return Pending(
         frozenset(str(t.id) for t in ready),
         {t.guid: t.fire_at for t in timers},
-        frozenset(w.guid for w in message_waits.waiting(live)),
+        frozenset(
+            w.guid for w in message_waits.waiting(live) + message_waits.event_subprocess_starts(workflow)
+        ),
     )
 
 

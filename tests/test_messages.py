@@ -129,3 +129,22 @@ def test_an_event_based_gateway_takes_the_message_branch_and_drops_its_timer(ses
     assert session.get(ProcessInstance, inst.id).status == "completed"
     [timer] = session.execute(select(Timer).where(Timer.instance_id == inst.id)).scalars()
     assert timer.status == "cancelled"
+
+
+def test_a_message_started_event_subprocess_is_found_and_runs_beside_the_work_across_reloads(session, engine):
+    """SpiffWorkflow makes the event subprocess only when its message comes: no task waits in the tree."""
+    _deploy(session, engine, "message_event_subprocess.bpmn")
+    admin = make_people(session).admin
+    inst = engine.start(session, "evmsg", admin, {}).instance
+    session.commit()
+    session.expire_all()
+    for _ in range(2):  # non-interrupting: each nudge runs the subprocess again
+        assert engine.send_message(session, "nudge", {}, {}, admin)["received"] == [inst.id]
+        session.commit()
+        session.expire_all()
+    assert sorted(t.bpmn_id for t in open_tasks(session, inst.id)) == ["respond", "respond", "work"]
+    for task in open_tasks(session, inst.id):
+        assert engine.complete(session, task.id, admin, {}).incident is None
+        session.commit()
+        session.expire_all()
+    assert session.get(ProcessInstance, inst.id).status == "completed"

@@ -97,7 +97,7 @@ class MessageMixin:
                 if getattr(t.task_spec, "event_definition", None) is not None
                 and t.task_spec.event_definition.catches(t, event)
             ]
-            if not catching:
+            if not catching and not message_waits.starts_subprocess(workflow, event):
                 return None
             action = {"action": "message", "name": event.event_definition.name}
             result = self._advance(  # type: ignore[attr-defined]
