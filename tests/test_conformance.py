@@ -49,6 +49,21 @@ CASES = [
     ("event-based gateway, message branch", ["event_gateway.bpmn"], "evgw", [("message", "answer")]),
     ("timer event subprocess", ["timer_event_subprocess.bpmn"], "evsub", [("time", DAY), "remind", "work"]),
     (
+        "timer event subprocess, interrupting",
+        ["timer_event_subprocess_interrupting.bpmn"],
+        "evsub_interrupting",
+        [("time", DAY), "remind"],
+    ),
+    ("decision table (DMN)", ["decision.bpmn", "grade.dmn"], "decision", ["announce"]),
+    (
+        "timer boundaries, interrupting and not",
+        ["timer_boundary.bpmn"],
+        "timer_boundary",
+        [("time", DAY), "escalate"],
+    ),
+    ("signal thrown and caught", ["signal.bpmn"], "signal", ["prepare", "react"]),
+    ("escalation caught on a subprocess boundary", ["escalation.bpmn"], "escalation", ["inform", "finish"]),
+    (
         "message event subprocess, twice",
         ["message_event_subprocess.bpmn"],
         "evmsg",
