@@ -83,12 +83,14 @@ bench: install assets
 	$(BIN)/python bench/http.py
 	$(BIN)/python bench/editor.py
 	$(BIN)/python bench/scenarios.py
+	$(BIN)/python bench/loops.py
 
 bench-quick: install assets
 	$(BIN)/python bench/engine.py --quick
 	$(BIN)/python bench/http.py --quick
 	$(BIN)/python bench/editor.py --quick
 	$(BIN)/python bench/scenarios.py --quick
+	$(BIN)/python bench/loops.py --quick
 
 lint: install
 	$(BIN)/ruff check .

@@ -59,6 +59,11 @@ def flows_taken(workflow: Any, flows: dict[tuple[str, str], str]) -> set[str]:
         flow = flows.get((source.task_spec.bpmn_id, target))
         if flow:
             taken.add(flow)
+    # What compaction dropped from a long case's tree it kept as (source, target) pairs.
+    for source, target in (getattr(workflow, "mutu_history", None) or {}).get("edges", []):
+        flow = flows.get((source, target))
+        if flow:
+            taken.add(flow)
     # The flows into what waits now (a task or timer reached but not finished) are taken too.
     for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
         target = getattr(task.task_spec, "bpmn_id", None)

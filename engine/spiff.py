@@ -19,6 +19,8 @@ from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+HISTORY = "mutu_history"  # the same key as prune.HISTORY; spiff.py imports nothing of ours
+
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DMN_NAMESPACES = {
     "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
@@ -141,6 +143,9 @@ def dump_state(workflow: BpmnWorkflow) -> str:
     registry._encoder_mode = True
     try:
         dct = STATE_SERIALIZER.to_dict(workflow)
+        past = getattr(workflow, HISTORY, None)
+        if past:  # what compaction dropped from the tree (see ``prune``)
+            dct[HISTORY] = past
         return json.dumps(dct, separators=(",", ":"), cls=STATE_SERIALIZER._encoder_cls)
     finally:
         registry._encoder_mode = False
@@ -154,7 +159,11 @@ def load_state(
 ) -> BpmnWorkflow:
     """Restore an instance from state JSON and the version's cached spec objects."""
     dct = json.loads(text)
+    past = dct.pop(HISTORY, None)
     if serializer_version != SERIALIZER_VERSION:
         dct[STATE_SERIALIZER.VERSION_KEY] = serializer_version
         STATE_SERIALIZER.migrate(dct)
-    return STATE_SERIALIZER.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
+    workflow = STATE_SERIALIZER.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
+    if past:
+        setattr(workflow, HISTORY, past)
+    return workflow

@@ -31,6 +31,7 @@ CASES = [
     ("parallel fork and join", ["parallel.bpmn"], "parallel", ["right", "left"]),
     ("inclusive split and merge", ["inclusive.bpmn"], "inclusive", ["write_sop", "train"]),
     ("loop back through a gateway", ["loop.bpmn"], "loop", ["rework"] * 3),
+    ("a long rework loop, compacted as it runs", ["loop_long.bpmn"], "loop_long", ["rework"] * 25),
     ("multi-instance, parallel", ["multi_parallel.bpmn"], "multi_parallel", ["check_agent"] * 3),
     ("multi-instance, sequential, collecting", ["multi_sequential.bpmn"], "multi_sequential", ["review"]),
     (
@@ -164,6 +165,7 @@ def test_mutu_runs_the_construct_as_spiffworkflow_does_in_memory(
     stored = in_mutu(session, engine, actions, clock, process_id, admin)
     reloaded = engine._load(stored)
     assert (stored.status == "completed") == memory.completed, construct
-    assert marking(reloaded) == marking(memory), construct
+    states = engine.element_states(stored)  # the case diagram's marking, history included
+    assert (states["completed"], states["active"]) == marking(memory), construct
     assert end_data(reloaded) == end_data(memory), construct
     assert stored.status in ("completed", "running"), construct

@@ -31,6 +31,7 @@ from ..projection import (
     apply_snapshot,
     snapshot,
 )
+from ..prune import prune
 from ..spiff import SERIALIZER_VERSION, dump_state
 from .types import (
     _Step,
@@ -82,6 +83,7 @@ class WriteMixin:
     def _store(self, session: Session, step: _Step) -> list[NewTask]:
         """Write the state and its projections; the caller flushes."""
         instance = step.instance
+        prune(step.workflow)  # a long-lived case's finished history leaves the tree
         instance.state_json = dump_state(step.workflow)
         instance.serializer_version = SERIALIZER_VERSION
         instance.updated_at = step.now

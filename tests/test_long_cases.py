@@ -1,0 +1,54 @@
+"""Long-lived cases: finished history leaves the stored tree, and the case still reads whole."""
+
+from __future__ import annotations
+
+import json
+
+from engine import paths, prune, scenarios
+from tests.scenario import library_files
+
+EFFECTIVE = "workflows/nonconformity/scenarios/rencana_dikembalikan_dan_dibuka_kembali.json"
+LOOP = [
+    {"task": "nc_rca", "data": {"method": "5_whys", "whys": ["a", "b"], "root_cause": "Skrip lama"}},
+    {
+        "task": "nc_plan",
+        "data": {"actions": [{"action": "Perbarui", "owner": "teamlead", "due_date": "2026-01-12"}]},
+    },
+    {"task": "nc_approve", "data": {"plan_approved": True}},
+    {"task": "nc_implement", "data": {"implementation_report": "Selesai"}},
+    {"wait": "P30DT1M"},
+]
+
+
+def _reopened(loops: int) -> dict:
+    start = json.loads(library_files()[EFFECTIVE])["start"]
+    steps = [
+        {"task": "nc_triage", "data": {"is_nonconformity": True, "impact": "sedang", "repeated": False}},
+        {"task": "nc_contain", "data": {"correction": "Dikoreksi"}},
+    ]
+    for n in range(loops):
+        steps += LOOP + [
+            {"task": "nc_verify", "data": {"effective": n == loops - 1, "verification_note": "Cek"}}
+        ]
+    return {"name": "reopened", "start": start, "steps": steps, "expect": {"status": "completed"}}
+
+
+def test_a_case_reopened_many_times_keeps_a_small_state_and_its_whole_marking(scenario_sandbox, monkeypatch):
+    monkeypatch.setattr(prune, "KEEP", 10)  # compact early, so a short run shows it
+    sizes = []
+    original = prune.prune
+
+    def measured(workflow, keep=None):  # type: ignore[no-untyped-def]
+        dropped = original(workflow, keep)
+        sizes.append(len(workflow.tasks))
+        return dropped
+
+    monkeypatch.setattr("engine.runtime.writes.prune", measured)
+    result = scenarios.run(scenario_sandbox, "nonconformity", _reopened(8))
+    assert result.passed, result.difference
+    assert max(sizes[-20:]) < 60  # the tree stays small however long the case lives
+    # The diagram and scenario coverage still see the early work the tree no longer holds.
+    assert {"nc_triage", "nc_contain", "nc_classify", "nc_reopen", "nc_close"} <= set(result.completed)
+    flows = paths.diagram_flows(library_files(), "nonconformity")
+    triage_flows = {f for (src, _tgt), f in flows.items() if src == "nc_triage"}
+    assert triage_flows & set(result.flows)
