@@ -19,6 +19,7 @@ from sqlalchemy import select
 from engine import clock as clock_mod
 from engine.deploy import SourceFile
 from engine.models import HumanTask, ProcessInstance
+from engine.runtime import ProcessEngine
 from engine.runtime.tasks import COMPLETED_BY
 from engine.scheduler import fire_due_timers  # noqa: F401 - the scheduler's own path, for reading
 from engine.timers import due_timer_ids
@@ -121,12 +122,15 @@ def in_memory(engine, version, actions, clock) -> BpmnWorkflow:  # type: ignore[
     return workflow
 
 
-def in_mutu(session, engine, actions, clock, process_id, admin) -> ProcessInstance:  # type: ignore[no-untyped-def]
+def in_mutu(session, engine, actions, clock, process_id, admin, restart) -> ProcessInstance:  # type: ignore[no-untyped-def]
     instance_id = engine.start(session, process_id, admin, {}).instance.id
 
     def reload() -> None:
+        nonlocal engine
         session.commit()
         session.expire_all()
+        if restart:  # another worker, or the same after a restart: specs come from the database
+            engine = ProcessEngine(engine.registry, clock, script_timeout=1.0)
 
     reload()
     for action in actions:
@@ -152,9 +156,10 @@ def in_mutu(session, engine, actions, clock, process_id, admin) -> ProcessInstan
     return session.get(ProcessInstance, instance_id)
 
 
+@pytest.mark.parametrize("restart", [False, True], ids=["one worker", "a new worker each step"])
 @pytest.mark.parametrize(("construct", "files", "process_id", "actions"), CASES, ids=[c[0] for c in CASES])
 def test_mutu_runs_the_construct_as_spiffworkflow_does_in_memory(
-    session, engine, clock, construct, files, process_id, actions
+    session, engine, clock, construct, files, process_id, actions, restart
 ):
     engine.deploy(session, [SourceFile(name, (CONSTRUCTS / name).read_bytes()) for name in files])
     admin = make_people(session).admin
@@ -162,7 +167,7 @@ def test_mutu_runs_the_construct_as_spiffworkflow_does_in_memory(
     start = clock.now()
     memory = in_memory(engine, version, actions, clock)
     clock.set(start)
-    stored = in_mutu(session, engine, actions, clock, process_id, admin)
+    stored = in_mutu(session, engine, actions, clock, process_id, admin, restart)
     reloaded = engine._load(stored)
     assert (stored.status == "completed") == memory.completed, construct
     states = engine.element_states(stored)  # the case diagram's marking, history included

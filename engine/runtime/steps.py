@@ -80,6 +80,7 @@ class StepMixin:
         spec, subs = self.specs_for(instance.process_version)
         workflow = load_state(instance.state_json, instance.serializer_version, spec, subs)
         workflow.script_engine = self.script_engine
+        _reconnect_triggered(workflow)
         return workflow
 
     def element_states(self, instance: ProcessInstance) -> dict[str, list[str]]:
@@ -207,3 +208,22 @@ class StepMixin:
         if self.hook:
             self.hook("written", {"instance_id": instance.id, "action": action})
         return StepResult(instance, None, new_rows)
+
+
+def _reconnect_triggered(workflow: BpmnWorkflow) -> None:
+    """Connect the event subprocesses this case has triggered, as SpiffWorkflow did when it did.
+
+    SpiffWorkflow connects a message- or signal-started event subprocess into the spec only
+    when its event comes (``BpmnStartTask.trigger_wf``); a worker that loads the spec from the
+    database after that, or after a restart, lacks the link, and the subprocess cannot finish.
+    """
+    for wf in [workflow, *workflow.subprocesses.values()]:
+        start = wf.spec.start
+        triggers = set(getattr(start, "trigger_specs", ()) or ())
+        if not triggers:
+            continue
+        for task in wf.get_tasks():
+            spec = task.task_spec
+            if spec.name in triggers and start not in spec.inputs:
+                start.connect(spec)
+                spec.connect(wf.spec.end)
