@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -231,10 +232,22 @@ def check(
     return parsed, warnings
 
 
+_UNSUPPORTED = re.compile(r"Unsupported (Catch|Throw) Event")
+_DEFINITION = re.compile(r"bpmn:(\w+EventDefinition)")
+
+
 def _problem_from_spiff(file_name: str, exc: Exception) -> Problem:
     element = getattr(exc, "id", None) or getattr(exc, "task_id", None)
     line = getattr(exc, "line_number", None)
     message = str(getattr(exc, "message", None) or exc).split("\n")[0]
+    unsupported = _UNSUPPORTED.search(message)
+    if unsupported:  # SpiffWorkflow quotes the XML of an event it has no implementation for
+        kinds = sorted(set(_DEFINITION.findall(message))) or ["this"]
+        message = (
+            f"the engine does not run {unsupported.group(1).lower()} events with "
+            + ", ".join(k.replace("EventDefinition", " definition") for k in kinds)
+            + "; model the path explicitly (compensation, for one, as its own undo tasks)"
+        )
     if line:
         message = f"{message} (line {line})"
     return Problem(getattr(exc, "file_name", None) or file_name, element, message)

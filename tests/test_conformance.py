@@ -174,3 +174,16 @@ def test_mutu_runs_the_construct_as_spiffworkflow_does_in_memory(
     assert (states["completed"], states["active"]) == marking(memory), construct
     assert end_data(reloaded) == end_data(memory), construct
     assert stored.status in ("completed", "running"), construct
+
+
+def test_a_construct_the_engine_does_not_run_is_refused_at_deploy_with_a_reason(session, engine):
+    from engine.errors import DeployError
+
+    with pytest.raises(DeployError) as refused:
+        engine.deploy(
+            session, [SourceFile("compensation.bpmn", (CONSTRUCTS / "compensation.bpmn").read_bytes())]
+        )
+    [problem] = refused.value.problems
+    assert problem.element == "undo_book"
+    assert "does not run catch events with compensate definition" in problem.message
+    assert "<bpmn:" not in problem.message  # no quoted XML
