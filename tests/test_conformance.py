@@ -64,6 +64,13 @@ CASES = [
         [("time", DAY), "escalate"],
     ),
     ("signal thrown and caught", ["signal.bpmn"], "signal", ["prepare", "react"]),
+    ("signal boundary event, interrupting", ["signal_boundary.bpmn"], "signal_boundary", ["decide"]),
+    (
+        "timer catch events, duration then date",
+        ["timer_catch.bpmn"],
+        "timer_catch",
+        [("time", DAY), ("time", 20 * DAY), "go_on"],
+    ),
     ("escalation caught on a subprocess boundary", ["escalation.bpmn"], "escalation", ["inform", "finish"]),
     (
         "message event subprocess, twice",
