@@ -17,25 +17,30 @@ from .context import Runtime
 from .db import session_scope
 from .errors import Conflict
 from .runtime import ProcessEngine
-from .timers import due_timer_ids
+from .timers import claim_due_timer
 from .workspace import housekeeping
 
 log = logging.getLogger(__name__)
 
 
 def fire_due_timers(factory: sessionmaker[Session], engine: ProcessEngine, limit: int = 100) -> int:
-    """Fire due timers, each in its own transaction; return how many fired.
+    """Fire up to ``limit`` due timers, each claimed and fired in its own transaction.
 
-    A timer that loses a race to another scheduler is skipped, not retried: the winner fired it.
-    Start timers that repeat are fired once per pass, so a long outage catches up one
-    period per tick instead of starting a burst of instances at once.
+    Schedulers racing each other take different timers (``claim_due_timer``), and firing is
+    a conditional update, so each timer fires exactly once. A timer is tried once per pass:
+    one whose case is suspended waits for the next pass, and a repeating start timer catches
+    up one period per tick instead of starting a burst of instances at once.
     """
     fired = 0
-    with session_scope(factory) as session:
-        ids = due_timer_ids(session, engine.clock.now(), limit)
-    for timer_id in ids:
+    handled: set[int] = set()
+    for _ in range(limit):
+        timer_id = None
         try:
             with session_scope(factory) as session:
+                timer_id = claim_due_timer(session, engine.clock.now(), handled)
+                if timer_id is None:
+                    break
+                handled.add(timer_id)
                 if engine.fire_timer(session, timer_id):
                     fired += 1
         except Conflict as exc:

@@ -64,3 +64,17 @@ def due_timer_ids(session: Session, now: datetime, limit: int) -> list[int]:
             .limit(limit)
         ).scalars()
     )
+
+
+def claim_due_timer(session: Session, now: datetime, handled: set[int]) -> int | None:
+    """The next due timer no other scheduler holds, locked for this transaction.
+
+    On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several schedulers on several machines take
+    different timers at once; one that dies mid-way drops its lock with its connection, and
+    the timer is taken by the next. SQLite has one writer at a time and needs no claim.
+    """
+    query = select(Timer.id).where(Timer.status == "waiting", Timer.fire_at < now)
+    if handled:
+        query = query.where(Timer.id.not_in(sorted(handled)))
+    query = query.order_by(Timer.fire_at, Timer.id).limit(1).with_for_update(skip_locked=True)
+    return session.execute(query).scalar_one_or_none()

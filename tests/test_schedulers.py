@@ -1,0 +1,85 @@
+"""Several schedulers on one database fire each due timer exactly once, even when one is killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from engine.clock import ManualClock
+from engine.db import session_scope
+from engine.deploy import SourceFile
+from engine.models import AuditEvent, HumanTask, Timer
+from engine.registry import Registry
+from engine.runtime import ProcessEngine
+from engine.sandbox import person
+from tests.conftest import DATA
+
+TIMERS = 1000
+CONSTRUCT = DATA / "constructs" / "timer_catch.bpmn"
+
+
+@pytest.mark.parametrize("committed_db", ["postgres"], indirect=True)
+def test_three_schedulers_one_killed_fire_a_thousand_timers_exactly_once(committed_db):
+    engine = ProcessEngine(Registry(), ManualClock(datetime.now(UTC) - timedelta(days=2)))
+    with session_scope(committed_db.sessions) as session:
+        engine.deploy(session, [SourceFile(CONSTRUCT.name, CONSTRUCT.read_bytes())])
+        admin = person(session, "admin", None)
+        for _ in range(TIMERS):
+            engine.start(session, "timer_catch", admin, {})
+        # All of them fell due a minute ago, on the real clock the schedulers read.
+        session.execute(update(Timer).values(fire_at=datetime.now(UTC) - timedelta(minutes=1)))
+    env = {**os.environ, "PYTHONPATH": str(DATA.parent.parent)}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.scheduler_worker", committed_db.url, "0.002"],
+            cwd=DATA.parent.parent,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for _ in range(300):  # until all three are firing, part of the way through
+        with session_scope(committed_db.sessions) as session:
+            left = session.execute(
+                select(func.count())
+                .select_from(Timer)
+                .where(Timer.bpmn_id == "wait_a_day", Timer.status == "waiting")
+            ).scalar_one()
+        if left < TIMERS * 0.8:
+            break
+        time.sleep(0.05)
+    assert 0 < left < TIMERS  # killed in the middle
+    workers[0].send_signal(signal.SIGKILL)
+    outputs = [w.communicate(timeout=300) for w in workers]
+    assert workers[0].returncode == -signal.SIGKILL
+    assert all(w.returncode == 0 for w in workers[1:]), [o[1][-2000:] for o in outputs]
+    fired_by = [int(o[0].split("FIRED ")[1]) for o in outputs[1:]]
+    with session_scope(committed_db.sessions) as session:
+        waiting = session.execute(
+            select(func.count())
+            .select_from(Timer)
+            .where(Timer.bpmn_id == "wait_a_day", Timer.status == "waiting")
+        ).scalar_one()
+        fired_events = session.execute(
+            select(AuditEvent.instance_id, func.count())
+            .where(AuditEvent.kind == "timer_fired", AuditEvent.bpmn_id == "wait_a_day")
+            .group_by(AuditEvent.instance_id)
+        ).all()
+        open_go_on = session.execute(
+            select(func.count())
+            .select_from(HumanTask)
+            .where(HumanTask.bpmn_id == "go_on", HumanTask.status == "open")
+        ).scalar_one()
+    assert waiting == 0
+    assert len(fired_events) == TIMERS and all(n == 1 for _i, n in fired_events)  # each exactly once
+    assert open_go_on == TIMERS
+    assert sum(fired_by) <= TIMERS and all(n > 0 for n in fired_by)  # the living two shared the work
