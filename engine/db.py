@@ -15,8 +15,9 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     """Create an engine tuned for the database behind ``url``.
 
     SQLite gets WAL (readers never wait for the writer), foreign keys, a busy
-    timeout, and the pysqlite transaction fix so SAVEPOINTs and explicit BEGINs
-    work as SQLAlchemy documents.
+    timeout, transactions that take the write lock at their start (so several processes
+    queue for it instead of failing), and the pysqlite transaction fix so SAVEPOINTs and
+    explicit BEGINs work as SQLAlchemy documents.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -48,7 +49,10 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN")
+        # Take the write lock when the transaction starts, waiting (busy_timeout) for another
+        # process's writer: a deferred transaction that read first and wrote later cannot wait
+        # in WAL mode and fails at once with "database is locked" when someone wrote meanwhile.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_postgres(session_or_engine: Session | Engine) -> bool:

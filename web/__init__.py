@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, redirect, render_template, request, session, url_for
+from flask import Flask, jsonify, make_response, redirect, render_template, request, session, url_for
 from flask_babel import Babel
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user
@@ -166,10 +166,14 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
 
     @app.errorhandler(OperationalError)
     def busy(exc: OperationalError):  # type: ignore[no-untyped-def]
-        if "locked" in str(exc.orig):
-            return error_page(
-                409, _("Someone was faster"), _("The case is busy; try again."), code="conflict"
+        if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+            # Not a conflict with another user's change: the database stayed busy past its
+            # timeout. Say so, and when to try again.
+            response = make_response(
+                error_page(503, _("Busy"), _("The case is busy; try again."), code="busy")
             )
+            response.headers["Retry-After"] = "1"
+            return response
         raise exc
 
     @app.errorhandler(HTTPException)

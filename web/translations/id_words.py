@@ -4,6 +4,7 @@ WORDS = {
     "Not allowed": "Tidak diizinkan",
     "Not found": "Tidak ditemukan",
     "Someone was faster": "Sudah didahului orang lain",
+    "Busy": "Sedang sibuk",
     "Not valid": "Tidak valid",
     "Too many attempts": "Terlalu banyak percobaan",
     "Cannot do that": "Tidak dapat dilakukan",
