@@ -20,7 +20,7 @@ from .errors import DeployError, MutuError, ValidationFailed
 from .identity import create_user, generate_password, get_user
 from .migrate import bootstrap, upgrade
 from .registry import GlueError
-from .settings import Settings, SettingsError, describe
+from .settings import Settings, SettingsError
 
 
 class Ctx:
@@ -366,57 +366,13 @@ def audit_verify(obj: Ctx, as_json: bool, instance_id: int | None) -> None:
     _emit(as_json, {"ok": True}, "audit trail intact")
 
 
-@command(main, "scheduler")
-@click.option("--once", is_flag=True, help="Fire what is due now and exit.")
-def scheduler_cmd(obj: Ctx, as_json: bool, once: bool) -> None:
-    """Run the timer scheduler (fires what fell due while it was down, then keeps polling)."""
-    from .scheduler import run_forever, tick
-
-    rt = obj.runtime
-    if once:
-        fired = tick(rt)
-        _emit(as_json, {"fired": fired}, f"fired {fired} timer(s)")
-        return
-    run_forever(rt)
-
-
-@main.group()
-def demo() -> None:
-    """Demo data for trying Mutu out."""
-
-
-@command(demo, "load")
-def demo_load(obj: Ctx, as_json: bool) -> None:
-    """Create demo accounts (password mutu-demo) and cases where none exist; never wipes anything."""
-    from .demo import load_demo_cases, load_demo_users
-
-    rt = obj.runtime
-    with session_scope(rt.sessions) as session:
-        created = load_demo_users(session, rt.engine.clock)
-    with session_scope(rt.sessions) as session:
-        cases = load_demo_cases(session, rt.engine)
-    text = f"demo users created: {', '.join(created) or 'none (already there)'}"
-    text += f"; demo cases started: {len(cases)}"
-    _emit(as_json, {"created": created, "cases": cases}, text)
-
-
-@command(main, "settings")
-def settings_cmd(obj: Ctx, as_json: bool) -> None:
-    """List every MUTU_* setting with its default and meaning."""
-    rows = describe()
-    _emit(
-        as_json,
-        [dict(zip(("name", "default", "doc"), r, strict=True)) for r in rows],
-        "\n".join(f"{n}={d}\t{doc}" for n, d, doc in rows),
-    )
-
-
-# The process library's commands register themselves on ``main``, from a module of their own.
-from . import cli_library  # noqa: E402,F401
+# The process library's and operations' commands register themselves on ``main``, from modules
+# of their own.
+from . import cli_library, cli_ops  # noqa: E402,F401
 
 if __name__ == "__main__":
     # Run as ``python -m engine.cli`` this file is __main__, a module apart from engine.cli, on
-    # whose ``main`` cli_library registered its commands: run that one.
+    # whose ``main`` cli_library and cli_ops registered their commands: run that one.
     from engine.cli import main as registered
 
     registered()

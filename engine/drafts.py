@@ -22,7 +22,7 @@ from .deploy import NS, _all_specs, check
 from .errors import Conflict, DeployError, InvalidState, MutuError, NotAuthorized, NotFound, Problem
 from .models import ProcessDraft, ProcessVersion, User
 from .registry import glue_files
-from .spiff import XmlRefused, parse_xml
+from .spiff import bpmn_roots
 
 EDITOR_ROLES = frozenset({"qmr", "admin"})
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -229,13 +229,7 @@ def check_files(
 def _condition_flows(files: dict[str, str]) -> list[tuple[str, str, str]]:
     """(source gateway, flow id, condition text) of every conditional flow in the draft's diagrams."""
     out: list[tuple[str, str, str]] = []
-    for path, text in files.items():
-        if not path.endswith(".bpmn"):
-            continue
-        try:
-            root = parse_xml(text)
-        except XmlRefused:
-            continue
+    for _path, root in bpmn_roots(files):
         for flow in root.iterfind(".//bpmn:sequenceFlow", NS):
             cond = flow.find("bpmn:conditionExpression", NS)
             if cond is not None and flow.get("sourceRef") and flow.get("id"):

@@ -16,7 +16,7 @@ from .errors import Problem
 from .forms import schema_problem
 from .identity import BUILTIN_ROLES
 from .names import read_names
-from .spiff import XmlRefused, parse_xml
+from .spiff import bpmn_roots
 
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -54,13 +54,7 @@ def _fields(schema: dict[str, Any], prefix: str = "") -> list[tuple[str, dict[st
 def _expressions(files: dict[str, str]) -> list[tuple[str, str, str, str]]:
     """(file, element id, what, source) of every condition, script and timer in the diagrams."""
     out = []
-    for path, text in files.items():
-        if not path.endswith(".bpmn"):
-            continue
-        try:
-            root = parse_xml(text)
-        except XmlRefused:
-            continue
+    for path, root in bpmn_roots(files):
         for el in root.iter():
             tag = el.tag if isinstance(el.tag, str) else ""
             local = tag.rsplit("}", 1)[-1]

@@ -13,18 +13,12 @@ from SpiffWorkflow.bpmn.specs.defaults import ParallelGateway
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 
 from .deploy import NS
-from .spiff import XmlRefused, parse_xml
+from .spiff import bpmn_roots
 
 
 def diagram_flows(files: dict[str, str], process_id: str) -> dict[tuple[str, str], str]:
     """(source id, target id) -> sequence flow id, for one process of a bundle's diagrams."""
-    for path, text in files.items():
-        if not path.endswith(".bpmn"):
-            continue
-        try:
-            root = parse_xml(text)
-        except XmlRefused:
-            continue
+    for _path, root in bpmn_roots(files):
         process = root.find(f".//bpmn:process[@id='{process_id}']", NS)
         if process is not None:
             return {

@@ -43,9 +43,11 @@ def _bpmn_ancestor(task: Any) -> Any:
 def prune(workflow: Any, keep: int | None = None) -> int:
     """Drop finished tasks outside the live work's subtree once there are more than ``keep``."""
     keep = KEEP if keep is None else keep
+    if workflow.subprocesses:
+        return 0  # subprocess workflows keep their parent tasks: leave such a case whole
     unfinished = [t for t in workflow.get_tasks() if not t.has_state(TaskState.FINISHED_MASK)]
-    if not unfinished or workflow.subprocesses:
-        return 0  # an ended case keeps its whole history; subprocesses keep theirs (their parents)
+    if not unfinished:
+        return 0  # an ended case keeps its whole history
     paths = [_path(t) for t in unfinished]
     common = 0
     while all(len(p) > common and p[common] is paths[0][common] for p in paths):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
@@ -63,6 +64,17 @@ def parse_xml(content: bytes | str) -> etree._Element:
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise XmlRefused("DOCTYPE and ENTITY declarations are not allowed")
     return root
+
+
+def bpmn_roots(files: dict[str, str]) -> Iterator[tuple[str, etree._Element]]:
+    """(path, parsed root) of each BPMN file of a bundle that parses; the draft check reports the rest."""
+    for path, text in files.items():
+        if not path.endswith(".bpmn"):
+            continue
+        try:
+            yield path, parse_xml(text)
+        except XmlRefused:
+            continue
 
 
 def document_kind(root: etree._Element) -> str | None:

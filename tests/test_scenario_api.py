@@ -105,6 +105,11 @@ def test_a_scenario_is_recorded_form_by_form_and_saved_as_a_draft_file(web):  # 
     assert "Rekaman" in names
     bad = qmr.c.post(f"/api/v1/drafts/{draft['id']}/scenarios/step", data={"scenario": "{"}, headers=headers)
     assert bad.status_code == 400
+    nested = "[" * 100_000 + "]" * 100_000
+    deep = qmr.c.post(
+        f"/api/v1/drafts/{draft['id']}/scenarios/step", data={"scenario": nested}, headers=headers
+    )
+    assert deep.status_code == 400
 
 
 def test_the_form_preview_and_where_a_name_is_used(web):  # type: ignore[no-untyped-def]
@@ -157,3 +162,8 @@ def test_a_message_from_outside_starts_or_reaches_cases_and_needs_a_sender_role(
     nobody = qmr.call("POST", "/messages", {"name": "no_such_message", "payload": {}})
     assert nobody.status_code == 404 and nobody.get_json()["error"]["code"] == "message_undelivered"
     assert qmr.call("POST", "/messages", {"name": "x", "correlation": {"k": 1}}).status_code == 400
+    deep: dict = {}
+    for _ in range(40):
+        deep = {"d": deep}
+    too_deep = qmr.call("POST", "/messages", {"name": "nonconformity", "payload": deep})
+    assert too_deep.status_code == 400 and "nested" in too_deep.get_json()["error"]["message"]

@@ -87,7 +87,7 @@ def record_step(draft_id: int):  # type: ignore[no-untyped-def]
     draft = drafts.get(db(), draft_id, current_user)
     try:
         doc = json.loads(request.form.get("scenario", ""))
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         raise ApiError(400, "bad_request", "scenario must be the scenario so far, as JSON") from None
     if not isinstance(doc, dict) or scenarios.problems({**doc, "name": doc.get("name") or "x"}):
         raise ApiError(400, "bad_request", "scenario is not a scenario: name, start, steps")

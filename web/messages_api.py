@@ -6,6 +6,7 @@ from flask import jsonify
 from flask_login import current_user
 
 from engine import policy
+from engine.forms import value_problems
 from engine.runtime import MessageUndelivered
 
 from .api import ApiError, _body, bp
@@ -23,6 +24,9 @@ def send_message():  # type: ignore[no-untyped-def]
         raise ApiError(400, "bad_request", "payload must be a JSON object")
     if not isinstance(correlation, dict) or not all(isinstance(v, dict) for v in correlation.values()):
         raise ApiError(400, "bad_request", "correlation must map each correlation key to its property values")
+    problems = value_problems({"payload": payload, "correlation": correlation})
+    if problems:
+        raise ApiError(400, "bad_request", f"{problems[0].path}: {problems[0].message}")
     policy.check_may_send_messages(current_user)
     try:
         delivered = engine().send_message(db(), name, payload, correlation, current_user)
