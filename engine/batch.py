@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Update
 
 from .models import AuditEvent, CaseRecord, HumanTask
+from .models_notify import NotificationEvent
 
 QUEUE = "mutu_write_queue"
 
@@ -63,6 +64,7 @@ def _case_update(i: int) -> Any:
 BUILDERS: dict[str, Callable[[int], Any]] = {
     "audit": _columns_insert(AuditEvent.__table__),
     "case_insert": _columns_insert(CaseRecord.__table__),
+    "notify": _columns_insert(NotificationEvent.__table__),
     "task_done": _task_done,
     "case_update": _case_update,
 }

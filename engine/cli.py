@@ -157,6 +157,7 @@ def users() -> None:
 @click.option("--online-name", default=None)
 @click.option("--full-name", default="")
 @click.option("--site", default=None)
+@click.option("--email", default=None, help="Address that notifications are mailed to.")
 @click.option("--password", default=None, help="Generated and printed once when omitted.")
 def users_add(
     obj: Ctx,
@@ -167,6 +168,7 @@ def users_add(
     online_name: str | None,
     full_name: str,
     site: str | None,
+    email: str | None,
     password: str | None,
 ) -> None:
     """Add a user with one or more roles."""
@@ -185,6 +187,7 @@ def users_add(
             online_name=online_name,
             full_name=full_name,
             site=site,
+            email=email,
         )
         payload = {"id": user.id, "username": user.username, "roles": sorted(roles), "password": shown}
     _emit(as_json, payload, f"added {username}" + (f" with password {shown}" if shown else ""))

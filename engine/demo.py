@@ -60,8 +60,12 @@ def load_demo_users(session: Session, clock: Clock) -> list[str]:
             online_name=spec.get("online_name"),
             full_name=spec["full_name"],
             site=spec["site"],
+            email=f"{spec['username']}@mutu.example",
         )
         created.append(spec["username"])
+    admin = session.execute(select(User).where(User.username == "admin")).scalar()
+    if admin is not None and not admin.email:
+        admin.email = "admin@mutu.example"
     return created
 
 

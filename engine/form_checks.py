@@ -188,9 +188,33 @@ def glue_problems(files: dict[str, str], key: str) -> list[tuple[str, Problem]]:
         else:
             if sample == str(fmt).format(year=2026, seq=2):  # the same text for every case
                 found.append(("error", Problem(path, "number_format", "number_format must use {seq}")))
+    shows = glue.get("shows") or {}
+    known = _form_fields(files, key)
+    if not isinstance(shows, dict) or not all(isinstance(v, list) for v in shows.values()):
+        wrong = "shows: map each task's BPMN id to a list of field names"
+        found.append(("error", Problem(path, "shows", wrong)))
+    else:
+        for task, names in shows.items():
+            for name in names:
+                if name not in known:
+                    missing = f"shows {task}: no form has a field {name!r}"
+                    found.append(("warning", Problem(path, "shows", missing)))
     for field in ("owner_role", "objective", "kpi_target"):
         if not glue.get(field):
             found.append(
                 ("warning", Problem(path, field, f"{field} is empty (the process catalogue shows it)"))
             )
     return found
+
+
+def _form_fields(files: dict[str, str], key: str) -> set[str]:
+    """Every top-level field name of the process's forms (what a task may show read-only)."""
+    names: set[str] = set()
+    prefix = f"workflows/{key}/forms/"
+    for path, text in files.items():
+        if path.startswith(prefix) and path.endswith(".json"):
+            try:
+                names |= set((json.loads(text).get("properties") or {}).keys())
+            except (ValueError, AttributeError):
+                continue
+    return names

@@ -74,10 +74,13 @@ def create_user(
     online_name: str | None = None,
     full_name: str = "",
     site: str | None = None,
+    email: str | None = None,
 ) -> User:
     """Create a user; the agent code is a unique number (manual 8.5.2)."""
     if not username or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
         raise MutuError(f"username {username!r} may hold only letters, digits, '.', '-' and '_'")
+    if email is not None and (len(email) > 200 or email.count("@") != 1 or " " in email):
+        raise MutuError(f"e-mail address {email!r} is not one address like name@example.org")
     if agent_code is not None and not agent_code.isdigit():
         raise MutuError(f"agent code {agent_code!r} must be numeric")
     if session.execute(select(User.id).where(User.username == username)).first():
@@ -95,6 +98,7 @@ def create_user(
         online_name=online_name,
         full_name=full_name,
         site=site,
+        email=email,
         active=True,
         created_at=now,
         roles=[all_roles[r] for r in roles],

@@ -12,18 +12,21 @@ from sqlalchemy.orm import Session, aliased
 
 from .errors import NotFound
 from .models import CaseRecord, HumanTask, Incident, ProcessInstance, User
-from .policy import open_to
+from .policy import open_to, overseen
 
-SCOPES = ("mine", "roles", "all")
+SCOPES = ("mine", "roles", "all", "oversee")
 # Literal, not bound: the partial indexes of open tasks match only a predicate they can see.
 OPEN = HumanTask.status == literal_column("'open'")
 UNCLAIMED = and_(OPEN, HumanTask.assignee_id.is_(None))
 
 
 def task_condition(user: User, scope: str = "mine") -> Any:
-    """WHERE clause for open tasks: ``mine`` (claimed by me), ``roles`` (unclaimed, open to me), ``all``."""
+    """WHERE clause for open tasks: ``mine`` (claimed by me), ``roles`` (unclaimed, open to me), ``all``,
+    or ``oversee`` (every task I may hand out: all for the QMR, my site's for a team leader)."""
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
+    if scope == "oversee":
+        return and_(OPEN, overseen(user))
     mine = HumanTask.assignee_id == user.id
     role_filter = open_to(user)
     if user.is_admin:
@@ -149,8 +152,10 @@ class TaskFilter:
     site: str | None = None
     service: str | None = None
     due: str | None = None  # overdue, today, week, none
-    text: str | None = None  # a case number or words of the summary or task name
+    text: str | None = None  # a case number, an agent code, or words of the summary or task name
     sort: str = "due"  # due, age, case, process
+    role: str | None = None  # the role whose queue the task is in
+    assignee: str | None = None  # a username, or "none" for unclaimed
 
 
 @dataclass
@@ -186,11 +191,17 @@ def search_tasks(
     queue of 50,000 tasks moves ids and due dates, not whole rows.
     """
     where = [task_condition(user, scope)]
-    needs_case = bool(filters.site or filters.service or filters.text or filters.sort == "case")
+    needs_case = bool(filters.service or filters.text or filters.sort == "case")
+    if filters.role:
+        where.append(HumanTask.role_key == filters.role)
+    if filters.assignee == "none":
+        where.append(HumanTask.assignee_id.is_(None))
+    elif filters.assignee:
+        where.append(HumanTask.assignee_id.in_(select(User.id).where(User.username == filters.assignee)))
     if filters.process_key:
         where.append(HumanTask.process_key == filters.process_key)
-    if filters.site:
-        where.append(CaseRecord.site == filters.site)
+    if filters.site:  # the task carries its case's site (the index of site-held queues reads it)
+        where.append(HumanTask.site == filters.site)
     if filters.service:
         where.append(CaseRecord.service == filters.service)
     if filters.due:
@@ -210,13 +221,14 @@ def search_tasks(
         where.append(
             or_(
                 func.upper(CaseRecord.number) == words.upper(),
+                CaseRecord.agent_code == words,
                 CaseRecord.summary.ilike(pattern),
                 HumanTask.name.ilike(pattern),
                 CaseRecord.number.ilike(pattern),
             )
         )
     order = {
-        "due": (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id),
+        "due": (HumanTask.due_at.asc().nulls_last(), HumanTask.id),
         "-due": (HumanTask.due_at.is_(None), HumanTask.due_at.desc(), HumanTask.id.desc()),
         "age": (HumanTask.created_at, HumanTask.id),
         "-age": (HumanTask.created_at.desc(), HumanTask.id.desc()),

@@ -66,6 +66,7 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     language: Mapped[str | None] = mapped_column(String(5))
+    email: Mapped[str | None] = mapped_column(String(200))
     # The role keys, comma-separated, kept in step with ``roles`` by the events below: every
     # request and step asks for them, and a join per user load cost more than the rest of it.
     roles_cache: Mapped[str | None] = mapped_column(String(400))
@@ -181,6 +182,7 @@ class ProcessInstance(Base):
 
 CLAIMED_SQL = text("status = 'open' AND assignee_id IS NOT NULL")
 UNCLAIMED_SQL = text("status = 'open' AND assignee_id IS NULL")
+OPEN_SQL = text("status = 'open'")
 
 
 class HumanTask(Base):
@@ -211,6 +213,8 @@ class HumanTask(Base):
             postgresql_where=UNCLAIMED_SQL,
         ),
         Index("ix_human_task_instance", "instance_id", "status"),
+        # Every open task in due order: the QMR's and team leaders' view of the work.
+        Index("ix_human_task_open_due", "due_at", "id", sqlite_where=OPEN_SQL, postgresql_where=OPEN_SQL),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

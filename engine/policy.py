@@ -95,10 +95,17 @@ def may_act(row: HumanTask, user: User) -> bool:
         return False
     if user.is_admin:
         return True
+    if not row.has_owners and row.lane is None:
+        return row.assignee_id == user.id
+    return is_for(row, user)
+
+
+def is_for(row: HumanTask, user: User) -> bool:
+    """Whether the task is meant for ``user`` by its names or roles: ``may_act`` without an admin's office."""
+    if not user.active:
+        return False
     if row.has_owners:
         return any(o.user_id == user.id for o in row.owners)
-    if row.lane is None:
-        return row.assignee_id == user.id
     if row.role_key is None:
         return False
     if _role_opens(row.role_key, row.site, user):
@@ -122,6 +129,32 @@ def may_oversee(row: HumanTask, user: User) -> bool:
     if user.is_admin or "qmr" in user.role_keys:
         return True
     return row.site is not None and row.site == user.site
+
+
+def users_who_may_act(session: Session, row: HumanTask) -> list[User]:
+    """The active people a task is open to by its roles or names (not admins by office alone)."""
+    from .models import Role, UserRole
+
+    if row.has_owners:
+        ids = select(HumanTaskOwner.user_id).where(HumanTaskOwner.human_task_id == row.id)
+    else:
+        roles = [r for r in [row.role_key, *(e.role_key for e in row.extra_roles)] if r]
+        if not roles:
+            return []
+        ids = select(UserRole.user_id).join(Role, Role.id == UserRole.role_id).where(Role.key.in_(roles))
+    users = session.execute(select(User).where(User.id.in_(ids), User.active.is_(True)).order_by(User.id))
+    return [u for u in users.unique().scalars() if may_act(row, u)]
+
+
+def overseen(user: User) -> Any:
+    """SQL over HumanTask: the tasks ``user`` may hand out and take back (``may_oversee``)."""
+    if not user.active or not (ASSIGNER_ROLES & user.role_keys):
+        return false()
+    if user.is_admin or "qmr" in user.role_keys:
+        return true()
+    if not user.site:
+        return false()
+    return HumanTask.site == user.site
 
 
 def may_see_task(session: Session, row: HumanTask, user: User) -> bool:

@@ -206,6 +206,7 @@ class NewTask:
     lane: str | None
     role_key: str | None
     rerouted: bool = False  # its named person has no account: the site's team leaders have it
+    owned: bool = False  # it names the people it is for
 
 
 # Constant statements, executed on the connection with parameters: the hot path of every
@@ -348,7 +349,16 @@ def apply_snapshot(
         if more:
             conn.execute(_ROLE_INSERT, more)
         created = [
-            NewTask(task_id, r["task_guid"], r["bpmn_id"], r["name"], r["lane"], r["role_key"], moved)
+            NewTask(
+                task_id,
+                r["task_guid"],
+                r["bpmn_id"],
+                r["name"],
+                r["lane"],
+                r["role_key"],
+                moved,
+                r["has_owners"],
+            )
             for task_id, r, moved in zip(ids, rows, rerouted, strict=True)
         ]
     _write_timers(session, instance, before, snap, now)

@@ -13,6 +13,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import mail, notify
 from .context import Runtime
 from .db import session_scope
 from .errors import Conflict
@@ -65,6 +66,26 @@ class JobDefinition:
     id: str
     func: Callable[[Runtime], object]
     seconds: float
+    at_hour: int | None = None  # daily at this local hour instead of every ``seconds``
+
+
+def notifications(rt: Runtime) -> dict[str, int]:
+    """Turn the steps' events into notifications, and send the mail that is due."""
+    now = rt.engine.clock.now()
+    with session_scope(rt.sessions) as session:
+        due = notify.scan_due(session, now)
+        told = notify.dispatch(session, now)
+        queued = mail.queue_immediate(session, rt, told, now)
+    sent = mail.send_pending(rt.sessions, rt.settings, now)
+    return {"due": due, "told": len(told), "queued": queued, **sent}
+
+
+def digests(rt: Runtime) -> dict[str, int]:
+    """The daily digest: one mail per user with everything they chose to hear of once a day."""
+    now = rt.engine.clock.now()
+    with session_scope(rt.sessions) as session:
+        queued = mail.queue_digests(session, rt, now)
+    return {"digests": queued, **mail.send_pending(rt.sessions, rt.settings, now)}
 
 
 def tidy(rt: Runtime) -> dict[str, int]:
@@ -80,11 +101,25 @@ def periodic_job_definitions(rt: Runtime) -> list[JobDefinition]:
     return [
         JobDefinition("fire-due-timers", tick, rt.settings.timer_poll_seconds),
         JobDefinition("housekeeping", tidy, 3600.0),
+        JobDefinition("notifications", notifications, rt.settings.timer_poll_seconds),
+        JobDefinition("digests", digests, 86400.0, at_hour=rt.settings.digest_hour),
     ]
 
 
 def configure(scheduler: BaseScheduler, rt: Runtime) -> BaseScheduler:
     for job in periodic_job_definitions(rt):
+        if job.at_hour is not None:
+            scheduler.add_job(
+                job.func,
+                "cron",
+                args=[rt],
+                id=job.id,
+                hour=job.at_hour,
+                coalesce=True,
+                max_instances=1,
+                replace_existing=True,
+            )
+            continue
         scheduler.add_job(
             job.func,
             "interval",

@@ -92,6 +92,15 @@ class Settings:
     script_memory_mb: int = field(
         default=256, metadata={"doc": "memory a script may allocate beyond what the process holds"}
     )
+    smtp_url: str = field(
+        default="",
+        metadata={"doc": "mail server, smtp://[user:password@]host:port or smtps://...; no mail when empty"},
+    )
+    mail_from: str = field(default="mutu@localhost", metadata={"doc": "sender address of Mutu's mail"})
+    base_url: str = field(
+        default="http://127.0.0.1:5000", metadata={"doc": "address of the web app that mail links point to"}
+    )
+    digest_hour: int = field(default=7, metadata={"doc": "local hour at which daily digests are sent"})
 
     @property
     def zone(self) -> ZoneInfo:
@@ -133,6 +142,10 @@ class Settings:
             raise SettingsError("MUTU_TIMER_POLL_SECONDS: must be greater than 0")
         if self.script_timeout_seconds <= 0:
             raise SettingsError("MUTU_SCRIPT_TIMEOUT_SECONDS: must be greater than 0")
+        if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
+            raise SettingsError("MUTU_SMTP_URL: must start with smtp:// or smtps://")
+        if not (0 <= self.digest_hour < 24):
+            raise SettingsError("MUTU_DIGEST_HOUR: must be an hour from 0 to 23")
         for name in ("max_evidence_bytes", "session_minutes", "login_max_failures", "token_hours"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"MUTU_{name.upper()}: must be greater than 0")

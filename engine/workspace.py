@@ -25,8 +25,14 @@ MASK = "••••••"
 
 
 class UploadRefused(MutuError):
+    """A refused file; ``reason`` and ``params`` let each edge word it in the reader's language."""
+
     code = "upload_refused"
     http_status = 400
+
+    def __init__(self, message: str, reason: str = "", **params: Any):
+        super().__init__(message)
+        self.reason, self.params = reason, params
 
 
 # -- personal data -----------------------------------------------------------------------
@@ -124,26 +130,29 @@ def check_upload(filename: str, content: bytes, max_bytes: int) -> str:
     """Return the content type of an acceptable evidence file, or raise UploadRefused with why."""
     name = Path(filename or "").name
     if not name:
-        raise UploadRefused("the file has no name")
+        raise UploadRefused("the file has no name", "no_name")
     if len(content) == 0:
-        raise UploadRefused(f"{name}: the file is empty")
+        raise UploadRefused(f"{name}: the file is empty", "empty", name=name)
     if len(content) > max_bytes:
-        raise UploadRefused(f"{name}: larger than the limit of {max_bytes // (1024 * 1024)} MB")
+        mb = max_bytes // (1024 * 1024)
+        raise UploadRefused(f"{name}: larger than the limit of {mb} MB", "too_large", name=name, mb=mb)
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if ext not in ALLOWED_TYPES:
-        raise UploadRefused(f"{name}: files of type .{ext or '?'} are not accepted")
+        raise UploadRefused(
+            f"{name}: files of type .{ext or '?'} are not accepted", "type", name=name, ext=ext or "?"
+        )
     allowed = ALLOWED_TYPES[ext]
     if allowed is None:
         try:
             content.decode("utf-8")
         except UnicodeDecodeError:
-            raise UploadRefused(f"{name}: not a text file") from None
+            raise UploadRefused(f"{name}: not a text file", "not_text", name=name) from None
         if b"\x00" in content:
-            raise UploadRefused(f"{name}: not a text file")
+            raise UploadRefused(f"{name}: not a text file", "not_text", name=name)
         return _TEXT_TYPES[ext]
     kind = filetype.guess(content)
     if kind is None or kind.mime not in allowed:
-        raise UploadRefused(f"{name}: its content is not a .{ext} file")
+        raise UploadRefused(f"{name}: its content is not a .{ext} file", "content", name=name, ext=ext)
     return allowed[0]
 
 
@@ -244,6 +253,27 @@ def history(session: Session, instance_id: int) -> list[HistoryEntry]:
         )
         for e in events
     ]
+
+
+def earlier_values(session: Session, instance_id: int, names: list[str]) -> dict[str, Any]:
+    """What earlier steps submitted for ``names``, the latest of each: a task shows it read-only.
+
+    Read from the case's own history (start and completion events), so what is shown is what
+    was signed off, never a value a script set later.
+    """
+    if not names:
+        return {}
+    wanted = set(names)
+    found: dict[str, Any] = {}
+    events = session.execute(
+        select(AuditEvent.data)
+        .where(AuditEvent.instance_id == instance_id, AuditEvent.kind.in_(("started", "completed")))
+        .order_by(AuditEvent.seq)
+    ).scalars()
+    for data in events:
+        submitted = (data or {}).get("data") or {}
+        found.update({k: v for k, v in submitted.items() if k in wanted})
+    return {k: found[k] for k in names if k in found}
 
 
 # -- housekeeping ------------------------------------------------------------------------------

@@ -183,7 +183,12 @@ def test_hourly_housekeeping_forgets_closed_drafts_expired_tokens_and_old_failur
     from engine.models_signin import ApiToken, LoginFailure
     from engine.scheduler import periodic_job_definitions, tidy
 
-    assert {j.id for j in periodic_job_definitions(web.runtime)} == {"fire-due-timers", "housekeeping"}
+    assert {j.id for j in periodic_job_definitions(web.runtime)} == {
+        "fire-due-timers",
+        "housekeeping",
+        "notifications",
+        "digests",
+    }
     qc, qmr = api_for(web, "qc"), api_for(web, "qmr")
     qc.call("POST", "/processes/nonconformity/start", {"data": REPORT})
     task_id = qmr.call("GET", "/tasks?scope=roles").get_json()["items"][0]["id"]

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from engine.models import Attachment, CaseRecord, HumanTask, TaskDraft
+from engine.models import Attachment, CaseRecord, HumanTask, TaskDraft, User
 from engine.models_signin import ConfidentialityAcceptance, LoginFailure
 from tests.web_support import PNG, Browser, task_ids
 
@@ -159,19 +159,19 @@ def test_wrong_types_and_refused_uploads_are_field_errors(web):  # type: ignore[
         content_type="multipart/form-data",
     )
     assert response.status_code == 422
-    assert "tool.exe: files of type .exe are not accepted" in response.get_data(as_text=True)
+    assert "tool.exe: berkas bertipe .exe tidak diterima." in response.get_data(as_text=True)
     fake = qc.post(
         "/start/nonconformity",
         {**REPORT, "f.evidence": (io.BytesIO(b"not really a picture"), "photo.png")},
         content_type="multipart/form-data",
     )
-    assert fake.status_code == 422 and "its content is not a .png file" in fake.get_data(as_text=True)
+    assert fake.status_code == 422 and "isinya bukan berkas .png" in fake.get_data(as_text=True)
     big = qc.post(
         "/start/nonconformity",
         {**REPORT, "f.evidence": (io.BytesIO(PNG + b"\x00" * 70_000), "big.png")},
         content_type="multipart/form-data",
     )
-    assert big.status_code == 422 and "larger than the limit" in big.get_data(as_text=True)
+    assert big.status_code == 422 and "lebih besar dari batas" in big.get_data(as_text=True)
 
 
 def test_rows_lines_numbers_drafts_and_next_task(web):  # type: ignore[no-untyped-def]
@@ -184,6 +184,9 @@ def test_rows_lines_numbers_drafts_and_next_task(web):  # type: ignore[no-untype
     rca = open_task(web, instance_id, "nc_rca")
     assert done.location.endswith(f"/tasks/{rca.id}")  # the next task of the same user opens
     rca = open_task(web, instance_id, "nc_rca")
+    with web.session() as s:
+        teamlead_id = s.execute(select(User.id).where(User.username == "teamlead")).scalar_one()
+    assert rca.assignee_id == teamlead_id  # ... and is claimed for them
     tl.post(f"/tasks/{rca.id}/claim")
     draft = tl.post(
         f"/tasks/{rca.id}",
@@ -235,6 +238,13 @@ def test_rows_lines_numbers_drafts_and_next_task(web):  # type: ignore[no-untype
     case = qmr.get(f"/cases/{instance_id}").get_data(as_text=True)
     assert "Pelatihan ulang agen" in case and "Perbarui skrip tarif" in case
     assert "#4001" in case  # the team leader's agent code in the history
+    approve = open_task(web, instance_id, "nc_approve")
+    assert approve.assignee_id is None  # the QMR's, not the team leader's: left in the queue
+    page = qmr.get(f"/tasks/{approve.id}").get_data(as_text=True)
+    earlier = page[page.index('id="earlier"') : page.index("</section>", page.index('id="earlier"'))]
+    assert "Dari langkah sebelumnya" in earlier
+    assert "Skrip layanan belum diperbarui setelah perubahan tarif" in earlier
+    assert "Perbarui skrip tarif" in earlier and "Pelatihan ulang agen" in earlier
 
 
 def test_forbidden_conflicting_and_missing_pages(web):  # type: ignore[no-untyped-def]
@@ -249,7 +259,7 @@ def test_forbidden_conflicting_and_missing_pages(web):  # type: ignore[no-untype
     assert qmr.post(f"/tasks/{triage.id}/claim").status_code == 302
     admin = web.client("admin")
     taken = admin.post(f"/tasks/{triage.id}/claim")
-    assert taken.status_code == 409 and "already claimed" in taken.get_data(as_text=True)
+    assert taken.status_code == 409 and "Tugas ini sudah diambil orang lain" in taken.get_data(as_text=True)
     assert qmr.get("/tasks/999999").status_code == 404
     assert qmr.get("/cases/999999").status_code == 404
 
@@ -457,7 +467,9 @@ def test_completing_a_task_another_user_claimed_is_a_409_page_and_changes_nothin
         f"/tasks/{verify_roles.id}",
         {"f.is_nonconformity": "true", "f.impact": "sedang", "f.repeated": "false"},
     )
-    assert refused.status_code == 409 and "claimed by another user" in refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "Tugas ini sudah diambil orang lain" in refused.get_data(
+        as_text=True
+    )
     assert open_task(web, instance_id, "nc_triage").status == "open"
 
 

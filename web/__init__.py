@@ -22,7 +22,7 @@ from engine.errors import MutuError
 from engine.models import User
 from engine.settings import Settings
 
-from . import core, guards
+from . import core, errors_words, guards, values
 
 HERE = Path(__file__).resolve().parent
 # Pages that work before sign-in or before the confidentiality statement is accepted.
@@ -87,12 +87,25 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
             db.commit()  # the session's last-seen time (or its end), before the view does anything
         return user
 
-    from . import api, auth, cases, editor_api, editor_forms, messages_api, processes, tasks  # noqa: F401 - they add to api.bp
+    from . import (  # noqa: F401 - they add to api.bp
+        api,
+        auth,
+        cases,
+        editor_api,
+        editor_forms,
+        messages_api,
+        notifications,
+        oversight,
+        processes,
+        tasks,
+        timing,
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(processes.bp)
+    app.register_blueprint(notifications.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer tokens only: no cookie, so no cross-site request to forge
     app.teardown_appcontext(core.close_db)
@@ -138,6 +151,9 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
             "due_in": core.due_in,
             "is_overdue": core.is_overdue,
             "nav_counts": tasks.nav_counts,
+            "unread_notifications": notifications.unread,
+            "severity_word": values.severity_word,
+            "role_label": values.role_label,
         }
 
     def error_page(status: int, title: str, message: str, **extra: Any) -> Any:
@@ -154,8 +170,12 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
             422: _("Not valid"),
             429: _("Too many attempts"),
         }
+        message = str(exc)
+        if not core.wants_json() and core.lang() != "en":
+            # The engine words its reasons in English; an Indonesian page says it in Indonesian.
+            message = errors_words.mutu_message(exc)
         return error_page(
-            exc.http_status, titles.get(exc.http_status, _("Cannot do that")), str(exc), code=exc.code
+            exc.http_status, titles.get(exc.http_status, _("Cannot do that")), message, code=exc.code
         )
 
     @app.errorhandler(CSRFError)
@@ -180,7 +200,10 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         status = exc.code or 500
         message = _("The upload is too large.") if status == 413 else (exc.description or exc.name)
-        return error_page(status, exc.name, message, code=exc.name.lower().replace(" ", "_"))
+        title = exc.name
+        if not core.wants_json():
+            title, message = errors_words.http_words(exc, message)
+        return error_page(status, title, message, code=exc.name.lower().replace(" ", "_"))
 
     @app.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError
 
-from engine import inbox, policy, signin, workspace
+from engine import case_status, inbox, policy, signin, workspace
 from engine.errors import MutuError, ValidationFailed
 from engine.models import CaseRecord, HumanTask, ProcessInstance
 from engine.policy import STATEMENT, STATEMENT_VERSION
@@ -346,6 +346,7 @@ def case(instance_id: int):  # type: ignore[no-untyped-def]
     out = _case_json(instance, view.case)
     out["open_tasks"] = [_task_json(t) for t in view.open_tasks]
     out["incidents"] = view.as_dict()["incidents"]
+    out["waits_for"] = case_status.status_of(db(), engine(), instance).as_dict()
     return jsonify(out)
 
 

@@ -11,12 +11,12 @@ from flask_login import current_user
 from lxml import etree
 from sqlalchemy import select
 
-from engine import inbox, policy, workspace
+from engine import case_status, inbox, policy, workspace
 from engine.errors import MutuError, NotAuthorized, NotFound
 from engine.models import Attachment, CaseRecord, ProcessInstance, ProcessVersion
 from engine.spiff import parse_xml
 
-from . import formkit
+from . import formkit, status_words
 from .core import (
     back_to,
     db,
@@ -32,7 +32,7 @@ from .core import (
     safe_path,
     use_case_glue,
 )
-from .formread import file_ids, read_form, store_uploads
+from .formread import file_ids, read_form, store_uploads, upload_message
 from .values import Shown, show_values
 
 bp = Blueprint("cases", __name__)
@@ -78,11 +78,13 @@ def case_context(instance: ProcessInstance) -> dict[str, Any]:
             }
         )
     view = inbox.instance_view(session, instance.id)
+    status = case_status.status_of(session, engine(), instance)
     return {
         "instance": instance,
         "case": case,
         "summary": show_values(key, summary_fields, files),
-        "case_status": _status_word(case.status if case and case.status else instance.status),
+        "case_status": status_words.describe(status, instance.process_key),
+        "case_waits": status.waiting,
         "history": history,
         "comments": workspace.comments(session, instance.id),
         "attachments": list(files.values()),
@@ -112,14 +114,7 @@ def case_links(instance: ProcessInstance, case: CaseRecord | None) -> list[tuple
 
 
 def _status_word(status: str) -> str:
-    words = {
-        "running": _("running"),
-        "completed": _("completed"),
-        "incident": _("incident"),
-        "suspended": _("suspended"),
-        "cancelled": _("cancelled"),
-    }
-    return words.get(status, status.replace("_", " "))
+    return status_words.state_word(status)
 
 
 def _history_note(entry: workspace.HistoryEntry) -> str:
@@ -138,6 +133,11 @@ def _history_note(entry: workspace.HistoryEntry) -> str:
         "retried": _("retried the case"),
         "migrated": _("moved the case to a newer version"),
         "message_sent": _("sent a message that started another case"),
+        "instance_completed": _("the case ended"),
+        "timer_moved": _("moved a timer"),
+        "timer_fired_now": _("fired a timer now"),
+        "due_changed": _("changed the due date"),
+        "message_received": _("a message arrived"),
     }
     return words.get(entry.kind, entry.kind.replace("_", " "))
 
@@ -171,9 +171,11 @@ def case_list():  # type: ignore[no-untyped-def]
         page=page,
         per_page=PER_PAGE,
     )
+    found = case_status.statuses(db(), engine(), [inst for inst, _c in rows])
     return render_template(
         "cases.html",
         rows=rows,
+        case_statuses={inst.id: status_words.describe(found[inst.id], inst.process_key) for inst, _c in rows},
         total=total,
         page=page,
         pages=page_count(total, PER_PAGE),
@@ -268,7 +270,10 @@ def manage(instance_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/cases/<int:instance_id>/comments")
 def comment(instance_id: int):  # type: ignore[no-untyped-def]
-    policy.check_may_see(db(), current_user, instance_id)
+    instance = policy.check_may_see(db(), current_user, instance_id)
+    if instance.status in ("completed", "cancelled"):
+        flash(_("The case is closed: no more comments."), "error")
+        return redirect(back_to(url_for("cases.case_page", instance_id=instance_id)) + "#comments")
     try:
         workspace.add_comment(db(), instance_id, current_user, request.form.get("body", ""), now())
     except MutuError as exc:
@@ -284,10 +289,22 @@ def comment(instance_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/cases/<int:instance_id>/files")
 def upload(instance_id: int):  # type: ignore[no-untyped-def]
     instance = policy.check_may_see(db(), current_user, instance_id)
-    stored = store_uploads(request.files.getlist("files"), instance.id)
+    back = back_to(url_for("cases.case_page", instance_id=instance_id)) + "#evidence"
+    if instance.status in ("completed", "cancelled"):
+        flash(_("The case is closed: its evidence can no longer change."), "error")
+        return redirect(back)
+    try:
+        stored = store_uploads(request.files.getlist("files"), instance.id)
+    except workspace.UploadRefused as exc:
+        db().rollback()
+        flash(upload_message(exc), "error")
+        return redirect(back)
+    if not stored:
+        flash(_("Choose a file to upload."), "error")
+        return redirect(back)
     db().commit()
     flash(_("%(n)s file(s) added.", n=len(stored)), "info")
-    return redirect(back_to(url_for("cases.case_page", instance_id=instance_id)) + "#evidence")
+    return redirect(back)
 
 
 @bp.get("/files/<int:attachment_id>")

@@ -76,7 +76,7 @@ def read_form(
         try:
             stored = store_uploads(files.getlist(name), instance_id)
         except workspace.UploadRefused as exc:
-            upload_errors.setdefault(path, []).append(str(exc))
+            upload_errors.setdefault(path, []).append(upload_message(exc))
             continue
         uploads[path] = [str(a.id) for a in stored]
     data, parse_errors = formkit.parse(schema, form, uploads)
@@ -94,3 +94,24 @@ def read_form(
                 continue
             errors.setdefault(detail.path, []).append(field_message(detail))
     return data, errors
+
+
+def upload_message(exc: workspace.UploadRefused) -> str:
+    """Why a file was refused, in the reader's language."""
+    p = exc.params
+    words = {
+        "no_name": lambda: _("The file has no name."),
+        "empty": lambda: _("%(name)s: the file is empty.", name=p.get("name", "")),
+        "too_large": lambda: _(
+            "%(name)s: larger than the limit of %(mb)s MB.", name=p.get("name", ""), mb=p.get("mb")
+        ),
+        "type": lambda: _(
+            "%(name)s: files of type .%(ext)s are not accepted.", name=p.get("name", ""), ext=p.get("ext")
+        ),
+        "not_text": lambda: _("%(name)s: not a text file.", name=p.get("name", "")),
+        "content": lambda: _(
+            "%(name)s: its content is not a .%(ext)s file.", name=p.get("name", ""), ext=p.get("ext")
+        ),
+    }
+    word = words.get(exc.reason)
+    return word() if word else str(exc)

@@ -81,7 +81,8 @@ PATH = {
     "name": "path",
     "in": "path",
     "required": True,
-    "schema": {"type": "string", "pattern": "^(bpmn|workflows)/[A-Za-z0-9_-][A-Za-z0-9._/-]*$"},
+    # Each segment starts with a letter, digit, "_" or "-": no "." or ".." segment leaves the bundle.
+    "schema": {"type": "string", "pattern": "^(bpmn|workflows)(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$"},
     "description": "a path in the bundle: bpmn/NAME.bpmn, workflows/KEY/forms/NAME.json, ...",
 }
 REVISION = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
@@ -92,6 +93,7 @@ ZIP = {
 
 
 def document() -> dict[str, Any]:
+    from .openapi_daily import daily_paths
     from .openapi_editor import editor_paths
 
     task_id, case_id = _p("task_id"), _p("instance_id")
@@ -151,6 +153,17 @@ def document() -> dict[str, Any]:
                         "summary": {"type": ["string", "null"]},
                         "site": {"type": ["string", "null"]},
                         "fields": {"type": "object"},
+                        "waits_for": {
+                            "type": "object",
+                            "description": "what the engine says the case waits for: open tasks with holder "
+                            "and due date, timers with their date, messages; or the end events it reached",
+                            "properties": {
+                                "state": {"type": "string"},
+                                "waiting": {"type": "array", "items": OBJ},
+                                "ended": {"type": "array", "items": OBJ},
+                                "reason": {"type": ["string", "null"]},
+                            },
+                        },
                     },
                 },
                 "Step": {
@@ -326,6 +339,7 @@ def document() -> dict[str, Any]:
                 )  # fmt: skip
             },
             **editor_paths(),
+            **daily_paths(),
             "/openapi.json": {
                 "get": {"summary": "This document", "security": [], "responses": {"200": _resp("it", OBJ)}}
             },

@@ -14,7 +14,7 @@ from engine import drafts, policy, versioning
 from engine.errors import MutuError, NotFound, Problem
 from engine.models import CaseRecord, ProcessDraft, ProcessInstance, ProcessVersion
 
-from .core import db, engine, glue, now, process_label, runtime
+from .core import db, engine, glue, lang, now, process_label, runtime
 from .values import ROLE_WORDS, role_label
 
 bp = Blueprint("processes", __name__)
@@ -47,12 +47,16 @@ def catalogue():  # type: ignore[no-untyped-def]
         except NotFound:
             version = None
         meta = glue(key)
+        english = lang() == "en"
         entries.append(
             {
                 "key": key,
                 "label": process_label(key),
                 "version": version,
                 "glue": meta,
+                "objective": (meta.meta.get("objective_en") if english else None) or meta.objective or "",
+                "kpi_target": (meta.meta.get("kpi_target_en") if english else None) or meta.kpi_target or "",
+                "owner": role_label(meta.owner_role) if meta.owner_role else "",
                 "counts": counts.get(key, {}),
             }
         )

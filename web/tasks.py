@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from engine import inbox, policy, workspace
+from engine import inbox, oversight, policy, workspace
 from engine.errors import NotFound, ValidationFailed
 from engine.identity import get_user
 from engine.models import HumanTask, ProcessInstance, User
@@ -21,6 +21,7 @@ from .core import (
     db,
     engine,
     field_message,
+    glue,
     lang,
     now,
     page_arg,
@@ -30,7 +31,7 @@ from .core import (
     use_case_glue,
 )
 from .formread import read_form
-from .values import masked_fields
+from .values import ROLE_WORDS, masked_fields, role_label, show_values
 
 bp = Blueprint("tasks", __name__)
 
@@ -53,7 +54,8 @@ def nav_counts() -> dict[str, int]:
 def inbox_page():  # type: ignore[no-untyped-def]
     args = request.args
     scope = args.get("scope", "mine")
-    if scope not in ("mine", "roles"):
+    may_oversee = bool(policy.ASSIGNER_ROLES & current_user.role_keys)
+    if scope not in ("mine", "roles") and not (scope == "oversee" and may_oversee):
         scope = "mine"
     filters = inbox.TaskFilter(
         process_key=args.get("process") or None,
@@ -62,6 +64,8 @@ def inbox_page():  # type: ignore[no-untyped-def]
         due=args.get("due") or None,
         text=(args.get("q") or "").strip() or None,
         sort=args.get("sort") if args.get("sort") in inbox.SORTS else "due",
+        role=(args.get("role") or None) if scope == "oversee" else None,
+        assignee=(args.get("assignee") or None) if scope == "oversee" else None,
     )
     page = page_arg(args.get("page"))
     try:
@@ -79,6 +83,9 @@ def inbox_page():  # type: ignore[no-untyped-def]
         )
     return render_template(
         "inbox.html",
+        may_oversee=may_oversee,
+        roles=sorted((k, role_label(k)) for k in ROLE_WORDS) if scope == "oversee" else [],
+        saved_views=oversight.views(db(), current_user),
         scope=scope,
         rows=rows,
         total=total,
@@ -174,7 +181,7 @@ def task_page(task_id: int):  # type: ignore[no-untyped-def]
             return redirect(url_for("tasks.task_page", task_id=row.id))
         if not errors:
             try:
-                result = engine().complete(db(), row.id, current_user, values)
+                result = engine().complete(db(), row.id, current_user, values, claim_next=True)
             except ValidationFailed as exc:
                 errors = {}
                 for detail in exc.details:
@@ -196,6 +203,10 @@ def task_page(task_id: int):  # type: ignore[no-untyped-def]
     elif draft is not None:
         values = draft.data
     assignee = db().get(User, row.assignee_id) if row.assignee_id else None
+    context = case_context(instance)
+    wanted = (glue(row.process_key).meta.get("shows") or {}).get(row.bpmn_id) or []
+    files = {str(a.id): a for a in context["attachments"]}
+    earlier = workspace.earlier_values(db(), instance.id, [n for n in wanted if isinstance(n, str)])
     can_assign = policy.may_oversee(row, current_user)
     candidates: list[User] = []
     if can_assign:
@@ -216,5 +227,6 @@ def task_page(task_id: int):  # type: ignore[no-untyped-def]
         can_act=policy.may_work(row, current_user),
         can_assign=can_assign,
         candidates=candidates,
-        **case_context(instance),
+        earlier=show_values(row.process_key, earlier, files),
+        **context,
     ), status

@@ -23,6 +23,7 @@ class Shown:
     label: str
     kind: str
     value: Any
+    typed: bool = False  # what a person wrote, shown as written (``translate="no"``)
 
 
 def field_specs(process_key: str) -> dict[str, dict[str, Any]]:
@@ -50,13 +51,34 @@ def show_values(
         if name in skip or value in (None, "", []):
             continue
         spec = specs.get(name, {})
-        label = formkit.label_of(spec, lang(), "") or _case_field_label(name)
+        label = formkit.label_of(spec, lang(), "") or _case_field_label(name, process_key)
+        if not spec and name == "severity":  # set by the decision table, not a form
+            out.append(Shown(label, "text", severity_word(value)))
+            continue
         out.append(_shown(label, name, spec, value, files, hidden))
     return out
 
 
-def _case_field_label(name: str) -> str:
+SEVERITY_WORDS = {
+    "minor": ("ringan", "minor"),
+    "major": ("berat", "major"),
+    "critical": ("kritis", "critical"),
+}
+
+
+def severity_word(value: Any) -> str:
+    """A severity the nc_severity table gives, in the reader's language."""
+    if value in (None, ""):
+        return ""
+    words = SEVERITY_WORDS.get(str(value))
+    return (words[1] if lang() == "en" else words[0]) if words else str(value)
+
+
+def _case_field_label(name: str, process_key: str = "") -> str:
     """Words for case fields that no form asks for (the engine or a decision table sets them)."""
+    own = (glue(process_key).meta.get("field_labels") or {}).get(name) if process_key else None
+    if isinstance(own, dict) and own.get(lang()):
+        return str(own[lang()])
     words = {
         "severity": _("Severity"),
         "reopen_count": _("Times reopened"),
@@ -87,14 +109,25 @@ def _shown(
         item = spec.get("items", {}).get("properties", {})
         columns = list(dict.fromkeys(k for row in value for k in row))
         heads = [formkit.label_of(item.get(c, {}), lang(), c) for c in columns]
-        rows = [[_word(item.get(c, {}), mask(row, hidden).get(c, "")) for c in columns] for row in value]
+        rows = [
+            [
+                (_word(item.get(c, {}), mask(row, hidden).get(c, "")), not item.get(c, {}).get("enum"))
+                for c in columns
+            ]
+            for row in value
+        ]
         return Shown(label, "rows", {"heads": heads, "rows": rows})
     if isinstance(value, list):
         item = formkit._item_choices(spec)
-        return Shown(label, "text", ", ".join(_word(item, v) for v in mask(value, hidden)))
+        words = ", ".join(_word(item, v) for v in mask(value, hidden))
+        return Shown(label, "text", words, typed=not item.get("enum"))
     if isinstance(value, dict):
-        return Shown(label, "text", ", ".join(f"{k}: {v}" for k, v in mask(value, hidden).items()))
-    return Shown(label, "text", _word(spec, value))
+        return Shown(
+            label, "text", ", ".join(f"{k}: {v}" for k, v in mask(value, hidden).items()), typed=True
+        )
+    return Shown(
+        label, "text", _word(spec, value), typed=not spec.get("enum") and not isinstance(value, (int, float))
+    )
 
 
 def _word(spec: dict[str, Any], value: Any) -> str:

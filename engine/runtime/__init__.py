@@ -28,6 +28,7 @@ from ..scripting import RestrictedScriptEngine
 from ..services import ServiceRegistry, default_services
 from .firing import TimerMixin
 from .messages import MessageMixin
+from .moving import MoveMixin
 from .starting import StartMixin
 from .steps import StepMixin
 from .tasks import COMPLETED_BY, TaskMixin
@@ -40,7 +41,9 @@ Hook = Callable[[str, dict[str, Any]], None]
 __all__ = ["COMPLETED_BY", "Hook", "MessageUndelivered", "MutuError", "ProcessEngine", "StepResult"]
 
 
-class ProcessEngine(VersionsMixin, StartMixin, TaskMixin, TimerMixin, MessageMixin, StepMixin, WriteMixin):
+class ProcessEngine(
+    VersionsMixin, StartMixin, TaskMixin, TimerMixin, MoveMixin, MessageMixin, StepMixin, WriteMixin
+):
     """The engine: stateless between calls except for the per-version spec cache."""
 
     def __init__(

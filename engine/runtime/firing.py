@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
-from sqlalchemy import update
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .. import audit
+from .. import audit, notify
 from ..models import (
+    HumanTask,
     Timer,
 )
 
@@ -33,6 +36,7 @@ class TimerMixin:
         if self._set_timer(session, timer.id, "waiting", "fired", now) != 1:
             return False
         workflow = self._load(instance)
+        reminded = _reminded_task(workflow, timer.task_guid)
         audit.record(
             session,
             "timer_fired",
@@ -54,6 +58,16 @@ class TimerMixin:
             # The workflow still waits on this timer: keep its row armed. The scheduler
             # skips instances with an incident, and retry claims the row again.
             self._set_timer(session, timer.id, "fired", "waiting", None)
+        elif reminded is not None:
+            row = session.execute(
+                select(HumanTask.id).where(
+                    HumanTask.instance_id == instance.id,
+                    HumanTask.task_guid == reminded,
+                    HumanTask.status == "open",
+                )
+            ).scalar()
+            if row is not None:
+                notify.record(session, "reminder", now, task_id=row, instance_id=instance.id)
         return True
 
     @staticmethod
@@ -93,3 +107,19 @@ class TimerMixin:
         )
         session.refresh(timer)
         return True
+
+
+def _reminded_task(workflow: BpmnWorkflow, timer_guid: str | None) -> str | None:
+    """The task a non-interrupting timer on its boundary reminds of (it stays open), or None."""
+    if not timer_guid:
+        return None
+    try:
+        task = workflow.get_task_from_id(UUID(timer_guid))
+    except Exception:  # noqa: BLE001 - a timer of a subprocess no longer in the tree
+        return None
+    if task is None or getattr(task.task_spec, "cancel_activity", True) or task.parent is None:
+        return None
+    for sibling in task.parent.children:
+        if sibling is not task and not hasattr(sibling.task_spec, "cancel_activity"):
+            return str(sibling.id)
+    return None

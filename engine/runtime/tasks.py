@@ -11,7 +11,7 @@ from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import audit, policy
+from .. import audit, notify, policy
 from .. import clock as clock_mod
 from ..errors import Conflict, InvalidState, NotFound
 from ..forms import allow_listed
@@ -35,9 +35,19 @@ log = logging.getLogger(__name__)
 
 class TaskMixin:
     def complete(
-        self, session: Session, task_id: int, actor: User, data: dict[str, Any] | None = None
+        self,
+        session: Session,
+        task_id: int,
+        actor: User,
+        data: dict[str, Any] | None = None,
+        *,
+        claim_next: bool = False,
     ) -> StepResult:
-        """Complete a human task with form data, validated against its form first."""
+        """Complete a human task with form data, validated against its form first.
+
+        ``claim_next``: the first task this step opens that is meant for the actor (by role or
+        name, not by an admin's office) is claimed for them, as the person at the screen goes on.
+        """
         row, instance = self._lock_task(session, task_id)
         self._require_running(instance)
         policy.check_may_work(row, actor)
@@ -62,7 +72,14 @@ class TaskMixin:
             "data": data,
             "actor": actor.username,
         }
-        return self._advance(session, instance, actor, workflow, action, apply, completed=row)
+        result = self._advance(session, instance, actor, workflow, action, apply, completed=row)
+        if claim_next and result.incident is None:
+            for new in result.new_tasks or []:
+                fresh = session.get(HumanTask, new.id)
+                if fresh is not None and fresh.assignee_id is None and policy.is_for(fresh, actor):
+                    self.claim(session, fresh.id, actor)
+                    break
+        return result
 
     def claim(self, session: Session, task_id: int, actor: User) -> HumanTask:
         row, instance = self._lock_task(session, task_id)
@@ -122,6 +139,15 @@ class TaskMixin:
             bpmn_id=row.bpmn_id,
             data={"assignee": assignee.username},
         )
+        if assignee.id != actor.id:
+            notify.record(
+                session,
+                "assigned",
+                self.clock.now(),
+                task_id=row.id,
+                instance_id=instance.id,
+                user_id=assignee.id,
+            )
         return row
 
     def cancel(self, session: Session, instance_id: int, actor: User, reason: str = "") -> ProcessInstance:

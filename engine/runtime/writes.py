@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from .. import audit, batch
+from .. import audit, batch, notify, paths
 from .. import clock as clock_mod
 from ..errors import Conflict
 from ..models import (
@@ -49,7 +49,11 @@ class WriteMixin:
             instance.ended_at = now
         if had_incident and self._resolve_incidents(session, instance, step.action, now):
             instance.status = "incident"
+        ends = paths.ended_at(step.workflow) if snap.completed else []  # before pruning drops them
         new_rows = self._store(session, step)
+        notify.on_new_tasks(
+            session, instance.id, new_rows, now, by_timer=step.action.get("action") == "timer"
+        )
         for row in new_rows:
             if row.rerouted:  # the named agent has no account: say so in the history
                 audit.record(
@@ -77,7 +81,7 @@ class WriteMixin:
                 data={"name": step.completed.name, "data": step.action.get("data", {})},
             )
         if snap.completed:
-            audit.record(session, "instance_completed", now, instance=instance)
+            audit.record(session, "instance_completed", now, instance=instance, data={"ends": ends})
         return new_rows
 
     def _store(self, session: Session, step: _Step) -> list[NewTask]:

@@ -85,3 +85,13 @@
       });
   }
 })();
+
+// The inbox's "tick every task on this page" box.
+(function () {
+  "use strict";
+  var all = document.querySelector("[data-tick-all]");
+  if (!all) return;
+  all.addEventListener("change", function () {
+    document.querySelectorAll('input[name="task_ids"]').forEach(function (box) { box.checked = all.checked; });
+  });
+})();

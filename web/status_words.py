@@ -1,0 +1,79 @@
+"""A case's status in the reader's language, from what the engine says it waits for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+
+from engine.case_status import CaseStatus
+
+from .core import local_date, task_label
+from .values import role_label
+
+
+@dataclass
+class StatusView:
+    badge: str  # the short word on lists
+    state: str  # for the badge's colour
+    lines: list[str]  # the full story on the case page
+
+
+def state_word(state: str) -> str:
+    words = {
+        "running": _("running"),
+        "completed": _("completed"),
+        "incident": _("incident"),
+        "suspended": _("suspended"),
+        "cancelled": _("cancelled"),
+    }
+    return words.get(state, state.replace("_", " "))
+
+
+def describe(status: CaseStatus, process_key: str) -> StatusView:
+    lines: list[str] = []
+    for w in status.waiting:
+        label = task_label(process_key, w.bpmn_id, w.name)
+        if w.kind == "task":
+            who = (
+                _("held by %(who)s", who=w.holder)
+                if w.holder
+                else _("in the queue of %(role)s", role=role_label(w.role))
+                if w.role
+                else ""
+            )
+            text = f"{label} — {who}" if who else label
+            if w.due:
+                text += " · " + _("due %(date)s", date=local_date(w.due))
+            lines.append(text)
+        elif w.kind == "timer":
+            lines.append(_("waiting for %(what)s until %(date)s", what=label, date=local_date(w.due)))
+        else:
+            lines.append(_("waiting for the message %(what)s", what=label))
+    if status.state == "completed":
+        ends = [task_label(process_key, b, n) for b, n in status.ended]
+        lines = [_("ended: %(how)s", how=", ".join(ends))] if ends else [_("ended")]
+        return StatusView(
+            _("ended: %(how)s", how=", ".join(ends)) if ends else _("ended"), "completed", lines
+        )
+    if status.state == "cancelled":
+        lines = [_("cancelled: %(why)s", why=status.reason)] if status.reason else [state_word("cancelled")]
+        return StatusView(state_word("cancelled"), "cancelled", lines)
+    if status.state in ("incident", "suspended"):
+        return StatusView(state_word(status.state), status.state, [state_word(status.state), *lines])
+    tasks = [w for w in status.waiting if w.kind == "task"]
+    if len(tasks) == 1:
+        badge = task_label(process_key, tasks[0].bpmn_id, tasks[0].name)
+    elif tasks:
+        badge = _("%(num)s tasks open", num=len(tasks))
+    elif status.waiting:
+        first = status.waiting[0]
+        label = task_label(process_key, first.bpmn_id, first.name)
+        badge = (
+            _("waiting for %(what)s until %(date)s", what=label, date=local_date(first.due))
+            if first.kind == "timer"
+            else _("waiting for the message %(what)s", what=label)
+        )
+    else:
+        badge = state_word("running")
+    return StatusView(badge, "running", lines or [badge])
