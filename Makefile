@@ -84,6 +84,7 @@ bench: install assets
 	$(BIN)/python bench/editor.py
 	$(BIN)/python bench/scenarios.py
 	$(BIN)/python bench/loops.py
+	$(BIN)/python bench/oversight.py
 
 bench-quick: install assets
 	$(BIN)/python bench/engine.py --quick
@@ -91,6 +92,7 @@ bench-quick: install assets
 	$(BIN)/python bench/editor.py --quick
 	$(BIN)/python bench/scenarios.py --quick
 	$(BIN)/python bench/loops.py --quick
+	$(BIN)/python bench/oversight.py --quick
 
 lint: install
 	$(BIN)/ruff check .

@@ -35,9 +35,9 @@ import time  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
 from typing import Any  # noqa: E402
 
-from sqlalchemy import insert, select, text  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
-from bench.pg import scratch_database  # noqa: E402
+from bench.pg import prototype_rows, scratch_database  # noqa: E402
 from engine.clock import SystemClock  # noqa: E402
 from engine.db import make_engine, make_session_factory, session_scope  # noqa: E402
 from engine.deploy import SourceFile  # noqa: E402
@@ -69,14 +69,7 @@ def prepare(url: str, open_tasks: int) -> None:
         )
         engine.deploy(session, [SourceFile(BPMN.name, BPMN.read_bytes())], user)
         proto_id = engine.start(session, "http_case", user, {}).instance.id
-    with session_scope(sessions) as session:
-        proto = session.get(ProcessInstance, proto_id)
-        task = session.execute(select(HumanTask).where(HumanTask.instance_id == proto_id)).scalar_one()
-        inst_cols = {c.key: getattr(proto, c.key) for c in ProcessInstance.__table__.columns if c.key != "id"}
-        task_cols = {c.key: getattr(task, c.key) for c in HumanTask.__table__.columns if c.key != "id"}
-        case_cols = {
-            c.key: getattr(session.get(CaseRecord, proto_id), c.key) for c in CaseRecord.__table__.columns
-        }
+    inst_cols, task_cols, case_cols = prototype_rows(sessions, proto_id)
     task_cols.update(role_key="qmr", lane="QMR", assignee_id=None, has_owners=False)
     now = datetime.now(UTC)
     done = 0

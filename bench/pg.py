@@ -25,3 +25,20 @@ def scratch_database(name: str, emit: Callable[[dict[str, Any]], None]) -> str |
     except Exception as exc:  # noqa: BLE001 - report and go on without PostgreSQL
         emit({"postgres": "unavailable", "reason": str(exc).splitlines()[0]})
         return None
+
+
+def prototype_rows(sessions: Any, proto_id: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The instance, task and case columns of one real instance, to copy in bulk (no ids)."""
+    from sqlalchemy import select
+
+    from engine.db import session_scope
+    from engine.models import CaseRecord, HumanTask, ProcessInstance
+
+    with session_scope(sessions) as session:
+        proto = session.get(ProcessInstance, proto_id)
+        task = session.execute(select(HumanTask).where(HumanTask.instance_id == proto_id)).scalar_one()
+        case = session.get(CaseRecord, proto_id)
+        inst_cols = {c.key: getattr(proto, c.key) for c in ProcessInstance.__table__.columns if c.key != "id"}
+        task_cols = {c.key: getattr(task, c.key) for c in HumanTask.__table__.columns if c.key != "id"}
+        case_cols = {c.key: getattr(case, c.key) for c in CaseRecord.__table__.columns}
+    return inst_cols, task_cols, case_cols

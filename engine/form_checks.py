@@ -189,7 +189,7 @@ def glue_problems(files: dict[str, str], key: str) -> list[tuple[str, Problem]]:
             if sample == str(fmt).format(year=2026, seq=2):  # the same text for every case
                 found.append(("error", Problem(path, "number_format", "number_format must use {seq}")))
     shows = glue.get("shows") or {}
-    known = _form_fields(files, key)
+    known = _form_fields(files, key) | set(glue.get("field_labels") or {})
     if not isinstance(shows, dict) or not all(isinstance(v, list) for v in shows.values()):
         wrong = "shows: map each task's BPMN id to a list of field names"
         found.append(("error", Problem(path, "shows", wrong)))

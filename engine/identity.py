@@ -79,7 +79,7 @@ def create_user(
     """Create a user; the agent code is a unique number (manual 8.5.2)."""
     if not username or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
         raise MutuError(f"username {username!r} may hold only letters, digits, '.', '-' and '_'")
-    if email is not None and (len(email) > 200 or email.count("@") != 1 or " " in email):
+    if email is not None and (len(email) > 200 or email.count("@") != 1 or any(ch <= " " for ch in email)):
         raise MutuError(f"e-mail address {email!r} is not one address like name@example.org")
     if agent_code is not None and not agent_code.isdigit():
         raise MutuError(f"agent code {agent_code!r} must be numeric")

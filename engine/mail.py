@@ -103,10 +103,15 @@ def _lines(d: Described, lang: str, base_url: str) -> list[str]:
 
 
 def _queue(session: Session, user: User, subject: str, body: str, lang: str, now: datetime) -> None:
+    address = user.email or ""
+    if any(ch < " " or ch == "\x7f" for ch in address):
+        log.warning("user %s has an e-mail address with control characters; not mailed", user.username)
+        return
+    subject = " ".join(subject.split())  # a name with a line break must not become a header of its own
     session.add(
         MailMessage(
             user_id=user.id,
-            to_addr=user.email or "",
+            to_addr=address,
             subject=subject[:300],
             body=body,
             language=lang,
@@ -228,6 +233,10 @@ def send_pending(
                     if smtp is None:
                         smtp = _connect(settings.smtp_url, timeout)
                     smtp.send_message(message)
+                except ValueError as exc:  # a message no server will take: do not try again
+                    mail.status, mail.last_error = "failed", f"ValueError: {exc}"[:1000]
+                    counts["failed"] += 1
+                    continue
                 except (OSError, smtplib.SMTPException) as exc:
                     smtp = None  # the rest wait for the next pass: the server is down or refusing
                     mail.last_error = f"{type(exc).__name__}: {exc}"[:1000]

@@ -17,7 +17,7 @@ from .errors import Problem
 from .forms import declared_fields
 
 # Written only by the engine: forms and scripts alike are refused when they set these.
-ENGINE_NAMES = frozenset({"completed_by", "case_number", "raised_by", "started_by_timer"})
+ENGINE_NAMES = frozenset({"completed_by", "case_number", "raised_by", "started_by_timer", "raised_by_rule"})
 # Written by the engine's conventions but set by the diagram (a script names a lane's owners).
 DIAGRAM_NAMES = frozenset({"lane_owners"})
 FORM_PROPERTY = "formJsonSchemaFilename"

@@ -25,6 +25,9 @@ from .models import HumanTask, HumanTaskOwner, HumanTaskRole, ProcessInstance, T
 from .registry import ProcessGlue
 
 DUE_PROPERTY = "due"
+# An expression naming the task's people (usernames or login codes): each instance of a
+# multi-instance task can name its own, as each action of a plan names its owner.
+OWNERS_PROPERTY = "owners"
 LANE_OWNERS = "lane_owners"
 
 
@@ -142,6 +145,9 @@ def _ready_task(task: SpiffTask, now: datetime) -> ReadyTask:
     form = _properties(task).get(FORM_PROPERTY)
     lane = getattr(spec, "lane", None)
     owners = (task.data.get(LANE_OWNERS) or {}).get(lane, []) if lane else []
+    named = _properties(task).get(OWNERS_PROPERTY)
+    if named:
+        owners = task.workflow.script_engine.evaluate(task, named) or []
     return ReadyTask(
         guid=str(task.id),
         bpmn_id=spec.bpmn_id,

@@ -13,7 +13,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import mail, notify
+from . import links, mail, notify
 from .context import Runtime
 from .db import session_scope
 from .errors import Conflict
@@ -80,6 +80,12 @@ def notifications(rt: Runtime) -> dict[str, int]:
     return {"due": due, "told": len(told), "queued": queued, **sent}
 
 
+def trends(rt: Runtime) -> list[int]:
+    """The trend rules: nonconformities raised from earlier findings (manual 10.2)."""
+    with session_scope(rt.sessions) as session:
+        return links.evaluate(session, rt.engine, rt.engine.clock.now())
+
+
 def digests(rt: Runtime) -> dict[str, int]:
     """The daily digest: one mail per user with everything they chose to hear of once a day."""
     now = rt.engine.clock.now()
@@ -103,6 +109,7 @@ def periodic_job_definitions(rt: Runtime) -> list[JobDefinition]:
         JobDefinition("housekeeping", tidy, 3600.0),
         JobDefinition("notifications", notifications, rt.settings.timer_poll_seconds),
         JobDefinition("digests", digests, 86400.0, at_hour=rt.settings.digest_hour),
+        JobDefinition("trend-rules", trends, 3600.0),
     ]
 
 

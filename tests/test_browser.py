@@ -277,7 +277,7 @@ def test_an_action_plan_takes_rows_added_and_removed_in_the_page(web, staff):  #
     for i, (what, due) in enumerate([("Perbarui skrip tarif", "2026-01-12"), ("Dihapus", "2026-01-13"),
                                      ("Pelatihan ulang agen", "2026-01-14")]):  # fmt: skip
         rows.nth(i).locator("input[name$='.action']").fill(what)
-        rows.nth(i).locator("input[name$='.owner']").fill("teamlead")
+        rows.nth(i).locator("select[name$='.owner']").select_option("teamlead")
         rows.nth(i).locator("input[name$='.due_date']").fill(due)
     rows.nth(1).locator(".remove-row").click()
     names = [rows.nth(i).locator("input[name$='.action']").get_attribute("name") for i in range(rows.count())]

@@ -201,3 +201,32 @@ def test_a_refused_upload_says_why_on_the_case_page_and_a_closed_case_takes_none
     assert 'id="upload-form"' not in closed and 'name="body"' not in closed
     late = qc.post(f"/cases/{instance_id}/comments", {"body": "terlambat"})
     assert "The case is closed: no more comments." in qc.get(late.location).get_data(as_text=True)
+
+
+def test_linking_cases_and_the_qmrs_trend_rules(web):  # type: ignore[no-untyped-def]
+    qc, qmr = web.client("qc"), web.client("qmr")
+    first, second = raise_nc(qc), raise_nc(qc)
+    with web.session() as s:
+        from engine.models import CaseRecord
+
+        number = s.get(CaseRecord, first).number
+    done = qmr.post(f"/cases/{second}/links", {"kind": "recurs", "to": number, "note": "pola sama"})
+    assert done.location.endswith(f"/cases/{second}#links")
+    page = qmr.get(f"/cases/{second}").get_data(as_text=True)
+    assert f'berulang dari <a href="/cases/{first}"><strong>{number}</strong></a>' in page
+    assert "berulang di" in qmr.get(f"/cases/{first}").get_data(as_text=True)
+    missing = qmr.post(f"/cases/{second}/links", {"kind": "related", "to": "NC-2099-0001"})
+    assert "Tidak ada kasus dengan nomor itu" in qmr.get(missing.location).get_data(as_text=True)
+    assert 'id="link-form"' not in web.client("agent").get(f"/cases/{second}").get_data(as_text=True)
+    assert qmr.get("/rules").status_code == 200 and web.client("teamlead").get("/rules").status_code == 403
+    saved = qmr.post(
+        "/rules",
+        {"agent_findings_threshold": "4", "agent_findings_days": "45", "agent_findings_active": "on",
+         "site_source_threshold": "3", "site_source_days": "90"},
+    )  # fmt: skip
+    assert saved.status_code == 302
+    page = qmr.get("/rules").get_data(as_text=True)
+    assert 'name="agent_findings_threshold" inputmode="numeric" size="4" value="4"' in page
+    assert 'name="site_source_active"  aria' in page or 'name="site_source_active" aria' in page  # off now
+    bad = qmr.post("/rules", {"agent_findings_threshold": "1", "agent_findings_days": "45"})
+    assert bad.status_code == 422

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -38,6 +39,8 @@ def open_group(page: Any, group: str) -> None:
 
 def fill_entry(page: Any, entry: str, value: str, textarea: bool = False, code: bool = False) -> None:
     field = page.locator(f"#bio-properties-panel-{entry}" + (" .cm-content" if code else ""))
+    with contextlib.suppress(Exception):  # a group just opened may take a moment to show its entries
+        field.wait_for(state="visible", timeout=1500)
     if not field.is_visible():  # its group is folded: open the group it sits in
         field.locator("xpath=ancestor::div[@data-group-id][1]").locator(
             ".bio-properties-panel-group-header"

@@ -16,19 +16,17 @@ import pytest
 from engine.demo import load_demo_cases, load_demo_users
 
 # Words only one of the two languages uses, among those Mutu's pages say.
-ENGLISH = set(
-    """the and with your task tasks case cases of is are not waiting due open claim release search
+_ENGLISH_TEXT = """the and with your task tasks case cases of is are not waiting due open claim release search
     filter all start started completed running cancelled history comments evidence upload save sign
     page next previous back new date process processes roles role held queue until ended notifications
     settings nobody anyone give mark read off daily immediately approved returned version versions
-    draft drafts edit site sites service services severity agent code found reported none yes no""".split()
-)
-INDONESIAN = set(
-    """dan yang untuk dengan tidak tugas kasus saya anda belum sudah tenggat menunggu lokasi layanan
+    draft drafts edit site sites service services severity agent code found reported none yes no"""
+ENGLISH = set(_ENGLISH_TEXT.split())
+_INDONESIAN_TEXT = """dan yang untuk dengan tidak tugas kasus saya anda belum sudah tenggat menunggu lokasi layanan
     ketidaksesuaian temuan agen selesai dibatalkan berjalan riwayat komentar bukti unggah simpan keluar
     halaman cari semua mulai dimulai pemberitahuan peran antrean dipegang sampai berlaku versi draf
-    ubah tingkat keparahan ya oleh belum kode ditemukan dilaporkan""".split()
-)
+    ubah tingkat keparahan ya oleh belum kode ditemukan dilaporkan"""
+INDONESIAN = set(_INDONESIAN_TEXT.split())
 # Names and terms both languages use as they are.
 ALLOWED = {
     "qmr",

@@ -21,7 +21,8 @@ LOOP = [
 
 
 def _reopened(loops: int) -> dict:
-    start = json.loads(library_files()[EFFECTIVE])["start"]
+    effective = json.loads(library_files()[EFFECTIVE])
+    start = effective["start"]
     steps = [
         {"task": "nc_triage", "data": {"is_nonconformity": True, "impact": "sedang", "repeated": False}},
         {"task": "nc_contain", "data": {"correction": "Dikoreksi"}},
@@ -30,7 +31,8 @@ def _reopened(loops: int) -> dict:
         steps += LOOP + [
             {"task": "nc_verify", "data": {"effective": n == loops - 1, "verification_note": "Cek"}}
         ]
-    return {"name": "reopened", "start": start, "steps": steps, "expect": {"status": "completed"}}
+    doc = {"name": "reopened", "start": start, "steps": steps, "expect": {"status": "completed"}}
+    return {**doc, "people": effective.get("people", [])}  # the plan's owner is one of them
 
 
 def test_a_case_reopened_many_times_keeps_a_small_state_and_its_whole_marking(scenario_sandbox, monkeypatch):

@@ -144,3 +144,17 @@ def test_without_a_mail_server_set_nothing_is_queued(committed_db, registry, clo
     assert result["told"] >= 1 and result["queued"] == 0
     with session_scope(rt.sessions) as session:
         assert session.execute(select(MailMessage)).first() is None
+
+
+def test_a_line_break_in_a_name_never_becomes_a_mail_header(session, people, clock):
+    from engine import mail
+
+    people.qmr.email = "qmr@mutu.example"
+    mail._queue(session, people.qmr, "Tugas untuk Anda: Triase\nBcc: victim@example.org", "isi", "id", clock.now())
+    people.tl.email = "tl@mutu.example\nBcc: victim@example.org"
+    mail._queue(session, people.tl, "Tugas", "isi", "id", clock.now())
+    session.flush()
+    rows = list(session.execute(select(MailMessage)).scalars())
+    assert [(m.to_addr, m.subject) for m in rows] == [
+        ("qmr@mutu.example", "Tugas untuk Anda: Triase Bcc: victim@example.org")
+    ]

@@ -6,13 +6,13 @@ hand-driven cases below check what a scenario cannot: who may not act, and case 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from engine.errors import NotAuthorized, ValidationFailed
 from engine.inbox import list_tasks
-from tests.helpers import NC_REPORT, task_by_bpmn
+from tests.helpers import NC_REPORT, open_tasks, task_by_bpmn
 from tests.scenario import Case, assert_full_coverage, assert_passes, scenario_paths
 
 REPORT = {**NC_REPORT, "customer_phone": "0812 555 0101"}
@@ -74,7 +74,9 @@ def test_who_may_act_along_a_major_finding(session, nc, people):
     case.do("nc_contain", people.tl, {"correction": "Pelanggan ditelepon ulang dengan tarif yang benar"})
     plan_and_approve(case)
     implement = task_by_bpmn(session, case.instance.id, "nc_implement")
-    assert implement.due_at == nc.clock.now() + timedelta(days=7)  # major: 7 days to act
+    # The action's own owner and date (17:00 in Jakarta), not the severity's period.
+    assert implement.due_at == datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
+    assert [o.user_id for o in implement.owners] == [people.tl.id]
     case.do("nc_implement", people.tl, {"implementation_report": "Skrip diperbarui dan disosialisasikan"})
     assert case.open() == []  # the waiting period before verification
     case.wait(timedelta(days=29))
@@ -140,3 +142,46 @@ def test_a_step_rewrites_the_case_row_only_when_a_case_field_changed(session, nc
         assert (after != before) == (new_stamp != stamp), bpmn_id
         rewrites += new_stamp != stamp
     assert 0 < rewrites < len(steps)  # triage sets severity and status; the acknowledgement changes nothing
+
+
+def test_each_action_of_a_plan_is_a_task_of_its_own_owner(session, nc, people):
+    from tests.conftest import make_user
+
+    ops = make_user(session, "ops2", "operations_manager", site="Bandung")
+    case = NcCase(session, nc, people)
+    triage_major(case)
+    case.do("nc_acknowledge", people.agent, {"acknowledged": True})
+    case.do("nc_contain", people.tl, {"correction": "Pelanggan ditelepon ulang dengan tarif yang benar"})
+    case.do(
+        "nc_rca",
+        people.tl,
+        {"method": "5_whys", "whys": ["Skrip lama", "Belum diperbarui"], "root_cause": "Skrip lama"},
+    )
+    actions = [
+        {"action": "Perbarui skrip tarif", "owner": "teamlead", "due_date": "2026-01-12"},
+        {"action": "Jadwalkan pelatihan", "owner": "ops2", "due_date": "2026-01-20"},
+    ]
+    case.do("nc_plan", people.tl, {"actions": actions})
+    case.do("nc_approve", people.qmr, {"plan_approved": True})
+    tasks = sorted(
+        (t for t in open_tasks(session, case.instance.id) if t.bpmn_id == "nc_implement"),
+        key=lambda t: t.due_at,
+    )
+    assert [[o.user_id for o in t.owners] for t in tasks] == [[people.tl.id], [ops.id]]
+    assert [t.due_at for t in tasks] == [
+        datetime(2026, 1, 12, 10, 0, tzinfo=UTC),
+        datetime(2026, 1, 20, 10, 0, tzinfo=UTC),
+    ]
+    with pytest.raises(NotAuthorized):  # the team leader's action is not the manager's
+        nc.complete(session, tasks[0].id, ops, {"implementation_report": "Bukan tugas saya"})
+    nc.complete(session, tasks[1].id, ops, {"implementation_report": "Pelatihan dijadwalkan 19 Januari"})
+    assert case.open() == ["nc_implement"]  # implementation waits for every action
+    nc.complete(session, tasks[0].id, people.tl, {"implementation_report": "Skrip diperbarui"})
+    assert case.open() == []  # on to the waiting period
+    workflow = nc._load(case.instance)  # stored and loaded again, as every step does
+    [waiting] = [t for t in workflow.get_tasks() if t.task_spec.bpmn_id == "nc_wait"]
+    done = waiting.data["implementations"]
+    assert sorted((i["owner"], i["action"], i["report"]) for i in done.values()) == [
+        ("ops2", "Jadwalkan pelatihan", "Pelatihan dijadwalkan 19 Januari"),
+        ("teamlead", "Perbarui skrip tarif", "Skrip diperbarui"),
+    ]

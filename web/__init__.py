@@ -90,6 +90,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     from . import (  # noqa: F401 - they add to api.bp
         api,
         auth,
+        case_links,
         cases,
         editor_api,
         editor_forms,

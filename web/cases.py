@@ -11,7 +11,7 @@ from flask_login import current_user
 from lxml import etree
 from sqlalchemy import select
 
-from engine import case_status, inbox, policy, workspace
+from engine import case_status, inbox, links, policy, workspace
 from engine.errors import MutuError, NotAuthorized, NotFound
 from engine.models import Attachment, CaseRecord, ProcessInstance, ProcessVersion
 from engine.spiff import parse_xml
@@ -92,6 +92,9 @@ def case_context(instance: ProcessInstance) -> dict[str, Any]:
         "incidents": [i for i in view.incidents if i.resolved_at is None],
         "may_manage": policy.may_manage(current_user),
         "links": case_links(instance, case),
+        "case_links": links.links_of(session, current_user, instance.id),
+        "link_words": _link_words(),
+        "may_link": bool(current_user.active and links.LINKER_ROLES & current_user.role_keys),
     }
 
 
@@ -111,6 +114,12 @@ def case_links(instance: ProcessInstance, case: CaseRecord | None) -> list[tuple
         if target:
             out.append((str(label), target))
     return out
+
+
+def _link_words() -> dict[tuple[str, bool], str]:
+    from .case_links import link_words
+
+    return link_words()
 
 
 def _status_word(status: str) -> str:
@@ -138,6 +147,9 @@ def _history_note(entry: workspace.HistoryEntry) -> str:
         "timer_fired_now": _("fired a timer now"),
         "due_changed": _("changed the due date"),
         "message_received": _("a message arrived"),
+        "linked": _("linked the case"),
+        "unlinked": _("removed a link"),
+        "trend_raised": _("raised by a trend rule"),
     }
     return words.get(entry.kind, entry.kind.replace("_", " "))
 

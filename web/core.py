@@ -144,6 +144,7 @@ def field_message(error: FieldError) -> str:
         "maxItems": lambda: _("Add at most %(n)s row(s).", n=limit),
         "format": lambda: _("Enter a date as YYYY-MM-DD.") if limit == "date" else _("Wrong format."),
         "type": lambda: _type_message(limit),
+        "x-user": lambda: _("Choose a person from the list."),
     }
     make = words.get(error.keyword)
     return make() if make else error.message

@@ -33,6 +33,9 @@ class Field:
     attrs: dict[str, Any] = field(default_factory=dict)
     rows: list[list[Field]] = field(default_factory=list)  # for ``rows``: one list of fields per row
     template: list[Field] = field(default_factory=list)  # for ``rows``: an empty row to copy
+    # Required only while another field has a value (the schema's if/then/else): the page shows
+    # the mark as soon as it applies. {"field": HTML name, "value": text, "on": True for "then"}.
+    when: dict[str, Any] | None = None
 
 
 def _mutu(spec: dict[str, Any]) -> dict[str, Any]:
@@ -107,6 +110,7 @@ def build(
     required = set(schema.get("required", []))
     for branch in ("then", "else"):
         required |= set(schema.get(branch, {}).get("required", []))
+    conditions = _conditions(schema, _prefix)
     out: list[Field] = []
     for name, spec in schema.get("properties", {}).items():
         key = f"{_prefix}{name}"
@@ -125,6 +129,7 @@ def build(
             personal=bool(meta.get("personal")),
             masked=name in masked,
             attrs=_attrs(spec),
+            when=conditions.get(name),
         )
         if kind == "rows":
             item = spec.get("items", {})
@@ -139,6 +144,23 @@ def build(
             f.attrs["min_rows"] = spec.get("minItems", 0)
             # Row-level errors (e.g. minItems) sit on the array's own key.
         out.append(f)
+    return out
+
+
+def _conditions(schema: dict[str, Any], prefix: str) -> dict[str, dict[str, Any]]:
+    """Fields the schema requires only when one field equals a constant (``if``/``then``/``else``)."""
+    test = (schema.get("if") or {}).get("properties") or {}
+    if len(test) != 1:
+        return {}
+    [(controller, rule)] = test.items()
+    if not isinstance(rule, dict) or "const" not in rule:
+        return {}
+    const = rule["const"]
+    value = ("true" if const else "false") if isinstance(const, bool) else str(const)
+    out: dict[str, dict[str, Any]] = {}
+    for branch, on in (("then", True), ("else", False)):
+        for name in (schema.get(branch) or {}).get("required", []):
+            out[name] = {"field": f"{PREFIX}{prefix}{controller}", "value": value, "on": on}
     return out
 
 

@@ -115,3 +115,29 @@ def upload_message(exc: workspace.UploadRefused) -> str:
     }
     word = words.get(exc.reason)
     return word() if word else str(exc)
+
+
+def with_people(schema: dict[str, Any], site: str | None) -> dict[str, Any]:
+    """The schema with each person field's allowed people as its choices, for the page to offer."""
+    from copy import deepcopy
+
+    from engine import people_fields
+
+    wanted = people_fields.person_fields(schema)
+    if not wanted:
+        return schema
+    out = deepcopy(schema)
+    for path, roles in wanted.items():
+        spec: Any = out
+        for part in path.split("."):
+            spec = spec["items"] if part == "*" else spec["properties"][part]
+        users = people_fields.eligible(db(), roles, site)
+        spec["enum"] = [u.username for u in users]
+        labels = {
+            u.username: " · ".join(filter(None, [u.online_name or u.full_name or u.username, u.agent_code]))
+            for u in users
+        }
+        meta = spec.setdefault("x-mutu", {})
+        meta["enum_labels"] = labels
+        meta["enum_labels_en"] = labels
+    return out

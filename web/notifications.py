@@ -90,7 +90,10 @@ def settings_page():  # type: ignore[no-untyped-def]
     if request.method == "POST":
         email = (request.form.get("email") or "").strip()
         if email and (
-            len(email) > 200 or email.count("@") != 1 or " " in email or "." not in email.split("@")[1]
+            len(email) > 200
+            or email.count("@") != 1
+            or any(ch <= " " or ch in "<>,;\x7f" for ch in email)
+            or "." not in email.split("@")[1]
         ):
             errors["email"] = _("Give one e-mail address, such as name@example.org.")
         chosen = {k: request.form.get(f"mode_{k}", "") for k in KINDS}

@@ -60,7 +60,12 @@ def catalogue():  # type: ignore[no-untyped-def]
                 "counts": counts.get(key, {}),
             }
         )
-    return render_template("catalogue.html", entries=entries, may_edit=drafts.may_edit(current_user))
+    return render_template(
+        "catalogue.html",
+        entries=entries,
+        may_edit=drafts.may_edit(current_user),
+        may_manage=policy.may_manage(current_user),
+    )
 
 
 @bp.get("/processes/<process_key>")

@@ -30,7 +30,7 @@ from .core import (
     task_label,
     use_case_glue,
 )
-from .formread import read_form
+from .formread import read_form, with_people
 from .values import ROLE_WORDS, masked_fields, role_label, show_values
 
 bp = Blueprint("tasks", __name__)
@@ -150,7 +150,7 @@ def _open_task(task_id: int) -> tuple[HumanTask, ProcessInstance]:
 
 def _schema(row: HumanTask, instance: ProcessInstance) -> dict[str, Any]:
     schema = engine().form_schema(db(), instance.process_version, row.form_ref) if row.form_ref else None
-    return schema or {"type": "object", "properties": {}}
+    return with_people(schema or {"type": "object", "properties": {}}, row.site)
 
 
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
@@ -55,7 +56,7 @@ def show_values(
         if not spec and name == "severity":  # set by the decision table, not a form
             out.append(Shown(label, "text", severity_word(value)))
             continue
-        out.append(_shown(label, name, spec, value, files, hidden))
+        out.append(_shown(label, name, spec, value, files, hidden, process_key))
     return out
 
 
@@ -97,6 +98,7 @@ def _shown(
     value: Any,
     files: dict[str, Attachment],
     hidden: frozenset[str],
+    process_key: str = "",
 ) -> Shown:
     if name in hidden:
         return Shown(label, "masked", workspace.MASK)
@@ -105,10 +107,15 @@ def _shown(
         return Shown(label, "files", [files.get(str(v)) or str(v) for v in value])
     if isinstance(value, bool):
         return Shown(label, "yesno", value)
+    if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+        value = list(value.values())  # a collection kept by index (a multi-instance's results)
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         item = spec.get("items", {}).get("properties", {})
         columns = list(dict.fromkeys(k for row in value for k in row))
-        heads = [formkit.label_of(item.get(c, {}), lang(), c) for c in columns]
+        heads = [
+            formkit.label_of(item.get(c, {}), lang(), "") or _case_field_label(c, process_key)
+            for c in columns
+        ]
         rows = [
             [
                 (_word(item.get(c, {}), mask(row, hidden).get(c, "")), not item.get(c, {}).get("enum"))
@@ -133,6 +140,11 @@ def _shown(
 def _word(spec: dict[str, Any], value: Any) -> str:
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
+    if spec.get("format") == "date" and isinstance(value, str) and len(value) == 10:
+        try:  # one date format on every page: the one of due dates and the history
+            return date.fromisoformat(value).strftime("%d-%m-%Y")
+        except ValueError:
+            return value
     options = dict(formkit._options(spec, lang())) if spec.get("enum") else {}
     return options.get(str(value), str(value))
 

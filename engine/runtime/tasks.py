@@ -11,7 +11,7 @@ from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import audit, notify, policy
+from .. import audit, notify, people_fields, policy
 from .. import clock as clock_mod
 from ..errors import Conflict, InvalidState, NotFound
 from ..forms import allow_listed
@@ -58,6 +58,8 @@ class TaskMixin:
         )
         data = dict(allow_listed(schema, data or {}))
         validate_form(schema or {"type": "object"}, data)
+        if schema and people_fields.person_fields(schema):
+            people_fields.check(session, schema, data, row.site)
         workflow = self._load(instance)
         task = self._ready_task(workflow, row)
 

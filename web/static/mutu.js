@@ -44,10 +44,67 @@
     });
   }
   prepare(document);
+  // A field required only while another has a value shows its mark as soon as it applies.
+  function conditions(root) {
+    var marks = root.querySelectorAll(".req.cond[data-when-field]");
+    if (!marks.length) return;
+    var form = marks[0].closest("form") || root;
+    function current(name) {
+      var inputs = form.querySelectorAll('[name="' + name + '"]');
+      for (var i = 0; i < inputs.length; i++) {
+        var input = inputs[i];
+        if (input.type === "radio" || input.type === "checkbox") { if (input.checked) return input.value; }
+        else return input.value;
+      }
+      return "";
+    }
+    function update() {
+      marks.forEach(function (mark) {
+        var matches = current(mark.getAttribute("data-when-field")) === mark.getAttribute("data-when-value");
+        var asked = current(mark.getAttribute("data-when-field")) !== "";
+        var on = mark.getAttribute("data-when-on") === "1" ? matches : asked && !matches;
+        mark.hidden = !on;
+        var field = mark.closest(".field");
+        var input = field && field.querySelector("input, textarea, select");
+        if (input) input.setAttribute("aria-required", on ? "true" : "false");
+      });
+    }
+    form.addEventListener("change", update);
+    form.addEventListener("input", update);
+    update();
+  }
+  conditions(document);
   // The editor's form preview and scenario recorder draw forms after the page has loaded.
-  window.mutuForms = { prepare: prepare };
+  window.mutuForms = { prepare: function (root) { prepare(root); conditions(root); } };
 
   var holder = document.getElementById("diagram");
+  // Zoom in and out, fit to the card, and full screen (Escape leaves it).
+  function tools(viewer, canvas) {
+    var bar = document.getElementById("diagram-tools");
+    if (!bar) return;
+    var card = holder.closest(".card") || holder;
+    function fit() { canvas.resized(); canvas.zoom("fit-viewport", "auto"); }
+    function full(on) {
+      card.classList.toggle("diagram-full", on);
+      document.body.classList.toggle("no-scroll", on);
+      bar.querySelector("[data-zoom=full]").setAttribute("aria-pressed", on ? "true" : "false");
+      fit();
+    }
+    bar.hidden = false;
+    bar.addEventListener("click", function (event) {
+      var button = event.target.closest("button[data-zoom]");
+      if (!button) return;
+      var what = button.getAttribute("data-zoom");
+      if (what === "in") canvas.zoom(canvas.zoom() * 1.25);
+      else if (what === "out") canvas.zoom(canvas.zoom() / 1.25);
+      else if (what === "fit") fit();
+      else if (what === "full") full(!card.classList.contains("diagram-full"));
+      holder.setAttribute("data-zoom", String(Math.round(canvas.zoom() * 100)));
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && card.classList.contains("diagram-full")) full(false);
+    });
+  }
   if (holder && window.BpmnJS) {
     fetch(holder.getAttribute("data-src"), { credentials: "same-origin" })
       .then(function (response) {
@@ -77,6 +134,7 @@
           }
           holder.setAttribute("data-ready", "true");
           holder.setAttribute("data-active", data.active.join(" "));
+          tools(viewer, canvas);
         });
       })
       .catch(function (error) {
