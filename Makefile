@@ -85,6 +85,7 @@ bench: install assets
 	$(BIN)/python bench/scenarios.py
 	$(BIN)/python bench/loops.py
 	$(BIN)/python bench/oversight.py
+	$(BIN)/python bench/timers.py
 
 bench-quick: install assets
 	$(BIN)/python bench/engine.py --quick
@@ -93,6 +94,7 @@ bench-quick: install assets
 	$(BIN)/python bench/scenarios.py --quick
 	$(BIN)/python bench/loops.py --quick
 	$(BIN)/python bench/oversight.py --quick
+	$(BIN)/python bench/timers.py --quick
 
 lint: install
 	$(BIN)/ruff check .

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import audit, inbox, policy
+from . import audit, inbox, logs, policy
 from .context import Runtime, build_runtime
 from .db import session_scope
 from .errors import DeployError, MutuError, ValidationFailed
@@ -111,7 +112,7 @@ LONG_RUNNING = frozenset({"scheduler", "serve", "worker"})
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Mutu: BPMN processes of the quality system."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(os.environ.get("MUTU_LOG_FORMAT", "text"))
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("spiff").setLevel(logging.WARNING)  # every task state change, at INFO
     if ctx.invoked_subcommand not in LONG_RUNNING:

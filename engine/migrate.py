@@ -46,3 +46,12 @@ def bootstrap(session: Session, clock: Clock, admin_password: str = "") -> Boots
     password = admin_password or generate_password()
     create_user(session, "admin", password, ["admin"], clock.now(), full_name="Administrator")
     return Bootstrap(True, None if admin_password else password)
+
+
+def head_revision() -> str:
+    """The newest migration this code knows (what a ready database is at)."""
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return str(ScriptDirectory.from_config(config).get_current_head())

@@ -42,7 +42,7 @@ def memory_database() -> Engine:
     def _on_begin(conn):  # type: ignore[no-untyped-def]
         conn.exec_driver_sql("BEGIN")
 
-    from . import models_links, models_messages, models_notify, models_signin  # noqa: F401 - same schema
+    from . import idempotency, models_links, models_messages, models_notify, models_signin  # noqa: F401 - same schema
 
     Base.metadata.create_all(eng)
     return eng

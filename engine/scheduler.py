@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -10,13 +11,15 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import links, mail, notify
+from . import idempotency, links, mail, notify
 from .context import Runtime
 from .db import session_scope
 from .errors import Conflict
+from .models import ProcessInstance, Timer
 from .runtime import ProcessEngine
 from .timers import claim_due_timer
 from .workspace import housekeeping
@@ -99,7 +102,9 @@ def tidy(rt: Runtime) -> dict[str, int]:
     with session_scope(rt.sessions) as session:
         window = timedelta(minutes=rt.settings.login_lockout_minutes)
         idle = timedelta(minutes=rt.settings.session_minutes)
-        return housekeeping(session, rt.engine.clock.now(), window, idle)
+        done = housekeeping(session, rt.engine.clock.now(), window, idle)
+        done["idempotency_keys"] = idempotency.forget_old(session, rt.engine.clock.now())
+        return done
 
 
 def periodic_job_definitions(rt: Runtime) -> list[JobDefinition]:
@@ -141,12 +146,54 @@ def configure(scheduler: BaseScheduler, rt: Runtime) -> BaseScheduler:
     return scheduler
 
 
+def next_due(session: Session) -> datetime | None:
+    """The moment the next timer that can fire falls due (a suspended case's wait)."""
+    runs = or_(Timer.kind == "start", ProcessInstance.status == "running")
+    return session.execute(
+        select(func.min(Timer.fire_at))
+        .outerjoin(ProcessInstance, ProcessInstance.id == Timer.instance_id)
+        .where(Timer.status == "waiting", runs)
+    ).scalar()
+
+
+class TimerWatch(threading.Thread):
+    """Fires each timer just past its moment: sleeps until the next one falls due, but never
+    longer than ``wake`` seconds, so one a step has just created waits no longer than that."""
+
+    def __init__(self, rt: Runtime, wake: float | None = None) -> None:
+        super().__init__(name="mutu-timer-watch", daemon=True)
+        self.rt, self.wake = rt, wake if wake is not None else rt.settings.timer_wake_seconds
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            due = None
+            try:
+                tick(self.rt)
+                with session_scope(self.rt.sessions) as session:
+                    due = next_due(session)
+            except Exception:  # noqa: BLE001 - a database restart: try again at the next wake
+                log.exception("timer watch pass failed")
+            wait = self.wake
+            if due is not None:
+                ahead = (due - self.rt.engine.clock.now()).total_seconds()
+                if ahead > 0:  # due and not fired (its case busy): the next wake, not a spin
+                    wait = min(self.wake, ahead + 0.002)  # SpiffWorkflow fires only past the moment
+            self.stopped.wait(wait)
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
 def start_background(rt: Runtime) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=rt.settings.zone)
     configure(scheduler, rt).start()
+    TimerWatch(rt).start()
     return scheduler
 
 
 def run_forever(rt: Runtime) -> None:
-    log.info("scheduler polling every %ss", rt.settings.timer_poll_seconds)
+    log.info("scheduler: timers on time (woken at most every %ss), other jobs every %ss",
+             rt.settings.timer_wake_seconds, rt.settings.timer_poll_seconds)  # fmt: skip
+    TimerWatch(rt).start()
     configure(BlockingScheduler(timezone=rt.settings.zone), rt).start()

@@ -50,6 +50,10 @@ class Settings:
         default=5.0, metadata={"doc": "how often the scheduler looks for due timers"}
     )
     timer_batch: int = field(default=100, metadata={"doc": "due timers fired per scheduler tick"})
+    timer_wake_seconds: float = field(
+        default=1.0,
+        metadata={"doc": "longest the scheduler sleeps before looking for a timer a step has just created"},
+    )
     script_timeout_seconds: float = field(
         default=2.0, metadata={"doc": "wall-clock limit for one script task or condition"}
     )
@@ -101,6 +105,12 @@ class Settings:
         default="http://127.0.0.1:5000", metadata={"doc": "address of the web app that mail links point to"}
     )
     digest_hour: int = field(default=7, metadata={"doc": "local hour at which daily digests are sent"})
+    log_format: str = field(
+        default="text", metadata={"doc": "text, or json: one JSON object a line with request, user and case"}
+    )
+    metrics_token: str = field(
+        default="", metadata={"doc": "bearer token Prometheus sends for /metrics; without it, loopback only"}
+    )
 
     @property
     def zone(self) -> ZoneInfo:
@@ -138,12 +148,16 @@ class Settings:
             raise SettingsError(
                 "MUTU_DATABASE_URL: only sqlite:/// and postgresql+psycopg:// URLs are supported"
             )
+        if not 0 < self.timer_wake_seconds <= 60:
+            raise SettingsError("MUTU_TIMER_WAKE_SECONDS: more than 0 and at most 60")
         if self.timer_poll_seconds <= 0:
             raise SettingsError("MUTU_TIMER_POLL_SECONDS: must be greater than 0")
         if self.script_timeout_seconds <= 0:
             raise SettingsError("MUTU_SCRIPT_TIMEOUT_SECONDS: must be greater than 0")
         if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
             raise SettingsError("MUTU_SMTP_URL: must start with smtp:// or smtps://")
+        if self.log_format not in ("text", "json"):
+            raise SettingsError("MUTU_LOG_FORMAT: text or json")
         if not (0 <= self.digest_hour < 24):
             raise SettingsError("MUTU_DIGEST_HOUR: must be an hour from 0 to 23")
         for name in ("max_evidence_bytes", "session_minutes", "login_max_failures", "token_hours"):

@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, case, delete, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from . import metrics
 from .errors import MutuError
 from .identity import check_password
 from .models import User, UTCDateTime
@@ -102,6 +103,7 @@ def sign_in(
     user = session.execute(select(User).where(User.username == username)).unique().scalar_one_or_none()
     if user is None or not user.active or not check_password(user, password):
         session.add(LoginFailure(username=username, remote_addr=(remote_addr or "")[:64] or None, at=now))
+        metrics.SIGNIN_FAILURES.inc()
         raise BadCredentials("unknown username or wrong password")
     session.execute(delete(LoginThrottle).where(LoginThrottle.key == user_key))
     _release(session, addr_key)

@@ -150,7 +150,9 @@ def test_a_line_break_in_a_name_never_becomes_a_mail_header(session, people, clo
     from engine import mail
 
     people.qmr.email = "qmr@mutu.example"
-    mail._queue(session, people.qmr, "Tugas untuk Anda: Triase\nBcc: victim@example.org", "isi", "id", clock.now())
+    mail._queue(
+        session, people.qmr, "Tugas untuk Anda: Triase\nBcc: victim@example.org", "isi", "id", clock.now()
+    )
     people.tl.email = "tl@mutu.example\nBcc: victim@example.org"
     mail._queue(session, people.tl, "Tugas", "isi", "id", clock.now())
     session.flush()

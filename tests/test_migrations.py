@@ -55,7 +55,7 @@ def test_upgrade_from_0006_keeps_cases_tasks_and_numbers(url):  # type: ignore[n
         )
     upgrade(db)
     with db.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0011"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0012"
         assert conn.execute(text("SELECT site, role_key FROM human_task WHERE id = 1")).one() == (
             "Bandung",
             "team_leader",
@@ -72,7 +72,7 @@ def test_migrations_make_exactly_the_models_schema(url):  # type: ignore[no-unty
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from engine import models_links, models_messages, models_notify, models_signin  # noqa: F401 - same metadata
+    from engine import idempotency, models_links, models_messages, models_notify, models_signin  # noqa: F401 - same metadata
     from engine.models import Base
 
     db = make_engine(url)

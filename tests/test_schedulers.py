@@ -83,3 +83,51 @@ def test_three_schedulers_one_killed_fire_a_thousand_timers_exactly_once(committ
     assert len(fired_events) == TIMERS and all(n == 1 for _i, n in fired_events)  # each exactly once
     assert open_go_on == TIMERS
     assert sum(fired_by) <= TIMERS and all(n > 0 for n in fired_by)  # the living two shared the work
+
+
+def test_the_timer_watch_fires_a_timer_once_it_is_due_and_skips_suspended_cases(
+    committed_db, registry, clock
+):
+    """The watch sleeps until the next due timer (never past ``wake``); a suspended case's due
+    timer neither fires nor keeps it busy."""
+    import time as real_time
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from sqlalchemy import select
+
+    from engine.db import session_scope
+    from engine.models import Timer
+    from engine.runtime import ProcessEngine
+    from engine.scheduler import TimerWatch, next_due
+    from engine.settings import Settings
+    from tests.conftest import make_people, review_files
+    from tests.test_timers import run_to_act
+
+    engine = ProcessEngine(registry, clock, script_timeout=1.0)
+    with session_scope(committed_db.sessions) as session:
+        people = make_people(session)
+        engine.deploy(session, review_files())
+        first = run_to_act(session, engine, people).id
+        second = run_to_act(session, engine, people).id
+        engine.suspend(session, second, people.qmr)
+    with session_scope(committed_db.sessions) as session:
+        assert next_due(session) == clock.now() + timedelta(days=3)  # the suspended one's is not counted
+    settings = Settings.from_env({}, database_url=committed_db.url, secret_key="t", timer_wake_seconds=0.05)
+    rt = SimpleNamespace(sessions=committed_db.sessions, engine=engine, settings=settings)
+    watch = TimerWatch(rt)  # type: ignore[arg-type]
+    watch.start()
+    try:
+        clock.advance(timedelta(days=3, seconds=1))
+        deadline = real_time.monotonic() + 20
+        while real_time.monotonic() < deadline:
+            with session_scope(committed_db.sessions) as session:
+                states = dict(session.execute(select(Timer.instance_id, Timer.status)).all())
+            if states[first] == "fired":
+                break
+            real_time.sleep(0.05)
+    finally:
+        watch.stop()
+        watch.join(5)
+    assert states == {first: "fired", second: "waiting"}
+    assert not watch.is_alive()

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
+import hmac
+import logging
+import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, make_response, redirect, render_template, request, session, url_for
+from flask import Flask, g, jsonify, make_response, redirect, render_template, request, session, url_for
 from flask_babel import Babel
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from engine import signin
+from engine import logs, signin
+from engine import metrics as engine_metrics
 from engine.context import Runtime, build_runtime
 from engine.errors import MutuError
+from engine.migrate import head_revision
 from engine.models import User
 from engine.settings import Settings
 
@@ -26,7 +33,7 @@ from . import core, errors_words, guards, values
 
 HERE = Path(__file__).resolve().parent
 # Pages that work before sign-in or before the confidentiality statement is accepted.
-OPEN_ENDPOINTS = {"auth.login", "auth.set_language", "static", "healthz"}
+OPEN_ENDPOINTS = {"auth.login", "auth.set_language", "static", "healthz", "alive", "metrics"}
 PRE_STATEMENT_ENDPOINTS = OPEN_ENDPOINTS | {"auth.logout", "auth.confidentiality"}
 
 
@@ -114,15 +121,30 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.before_request(guards.refuse_nul)
 
     @app.before_request
+    def trace():  # type: ignore[no-untyped-def]
+        """A request id (the proxy's X-Request-Id when it sent a sane one) and the case, for the logs."""
+        given = request.headers.get("X-Request-Id", "")
+        ok = 0 < len(given) <= 64 and all(ch.isascii() and (ch.isalnum() or ch in "-_.") for ch in given)
+        g.request_id = given if ok else uuid.uuid4().hex[:16]
+        g.started = time.perf_counter()
+        args = request.view_args or {}
+        logs.context.set(
+            {"request_id": g.request_id, "case": args.get("instance_id"), "task": args.get("task_id")}
+        )
+
+    @app.before_request
     def gate():  # type: ignore[no-untyped-def]
         endpoint = request.endpoint or ""
         if endpoint.startswith("api.") or endpoint in OPEN_ENDPOINTS or request.path.startswith("/api/"):
             return None
         if not current_user.is_authenticated:
             return login.unauthorized()
+        logs.context.set({**(logs.context.get() or {}), "user": current_user.username})
         if endpoint not in PRE_STATEMENT_ENDPOINTS and not auth.statement_accepted():
             return redirect(url_for("auth.confidentiality", next=request.full_path.rstrip("?")))
         return None
+
+    access = logging.getLogger("mutu.request")
 
     @app.after_request
     def headers(response):  # type: ignore[no-untyped-def]
@@ -138,6 +160,24 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         if rt.settings.secure_cookies:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         response.headers.pop("Server", None)
+        if "request_id" in g:
+            response.headers["X-Request-Id"] = g.request_id
+            user = current_user.username if current_user and current_user.is_authenticated else None
+            found = logs.context.get() or {}
+            logs.context.set({**found, "user": user})
+            if request.endpoint not in ("static", "healthz", "alive", "metrics"):
+                access.info(
+                    "%s %s %s",
+                    request.method,
+                    request.path,
+                    response.status_code,
+                    extra={
+                        "method": request.method,
+                        "path": request.path,
+                        "status": response.status_code,
+                        "ms": round((time.perf_counter() - g.started) * 1000, 1),
+                    },
+                )
         return response
 
     @app.context_processor
@@ -185,8 +225,8 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
             400, _("The form expired"), _("Reload the page and send the form again."), code="csrf"
         )
 
-    @app.errorhandler(OperationalError)
-    def busy(exc: OperationalError):  # type: ignore[no-untyped-def]
+    @app.errorhandler(DBAPIError)
+    def busy(exc: DBAPIError):  # type: ignore[no-untyped-def]
         if "locked" in str(exc.orig) or "busy" in str(exc.orig):
             # Not a conflict with another user's change: the database stayed busy past its
             # timeout. Say so, and when to try again.
@@ -194,6 +234,16 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
                 error_page(503, _("Busy"), _("The case is busy; try again."), code="busy")
             )
             response.headers["Retry-After"] = "1"
+            return response
+        if guards.database_down(exc):
+            # A restart or a network cut: nothing was written, the client may simply retry.
+            response = make_response(
+                error_page(
+                    503, _("Not available"), _("The database is not answering; try again shortly."),
+                    code="unavailable",
+                )
+            )  # fmt: skip
+            response.headers["Retry-After"] = "2"
             return response
         raise exc
 
@@ -206,10 +256,50 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
             title, message = errors_words.http_words(exc, message)
         return error_page(status, title, message, code=exc.name.lower().replace(" ", "_"))
 
+    head = head_revision()
+
     @app.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]
-        core.db().execute(text("select 1"))
-        return jsonify(status="ok")
+        """Ready: the database answers and its schema is this code's. A load balancer sends work only then."""
+        try:
+            at = core.db().execute(text("select version_num from alembic_version")).scalar()
+        except DBAPIError as exc:
+            with contextlib.suppress(DBAPIError):
+                core.db().rollback()
+            response = jsonify(
+                status="not ready", alive=True, ready=False, reason=str(exc.orig).splitlines()[0][:200]
+            )
+            response.status_code, response.headers["Retry-After"] = 503, "2"
+            return response
+        if at != head:
+            response = jsonify(
+                status="not ready", alive=True, ready=False, reason=f"schema at {at}, code needs {head}"
+            )
+            response.status_code, response.headers["Retry-After"] = 503, "30"
+            return response
+        return jsonify(status="ok", alive=True, ready=True, schema=at)
+
+    @app.get("/metrics")
+    def metrics():  # type: ignore[no-untyped-def]
+        """Prometheus: a bearer token when MUTU_METRICS_TOKEN is set, else only from this machine."""
+        token = rt.settings.metrics_token
+        if token:
+            given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given.encode(), token.encode()):
+                return error_page(
+                    401, _("Not allowed"), "metrics need the bearer token", code="unauthenticated"
+                )
+        elif request.remote_addr not in ("127.0.0.1", "::1"):
+            return error_page(
+                403, _("Not allowed"), "set MUTU_METRICS_TOKEN to scrape from elsewhere", code="forbidden"
+            )
+        body = engine_metrics.exposition(rt.sessions)
+        return app.response_class(body, mimetype="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/healthz/live")
+    def alive():  # type: ignore[no-untyped-def]
+        """Alive: the process answers (no database); restart it only when this fails."""
+        return jsonify(status="alive", alive=True)
 
     @app.get("/")
     def home():  # type: ignore[no-untyped-def]

@@ -19,6 +19,7 @@ from engine.signin import BadCredentials, LoginThrottled
 
 from .cases import _process_keys
 from .core import MAX_PAGE, db, engine, now, runtime, task_label, use_case_glue
+from .idempotent import once
 from .values import masked_fields
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -190,8 +191,11 @@ def start(process_key: str):  # type: ignore[no-untyped-def]
     data = body.get("data", {})
     if not isinstance(data, dict):
         raise ApiError(400, "bad_request", "data must be a JSON object")
+    return once(lambda: _start(process_key, data))
+
+
+def _start(process_key: str, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
     result = engine().start(db(), process_key, current_user, data, validate=True)
-    db().commit()
     payload = {
         "instance_id": result.instance.id,
         "number": result.number,
@@ -200,7 +204,7 @@ def start(process_key: str):  # type: ignore[no-untyped-def]
     }
     if result.incident is not None:
         payload["incident"] = {"element_id": result.incident.element_id, "message": result.incident.message}
-    return jsonify(payload), 201
+    return payload, 201
 
 
 def _page_args() -> tuple[int, int]:
@@ -285,8 +289,12 @@ def complete(task_id: int):  # type: ignore[no-untyped-def]
     data = _body("data").get("data", {})
     if not isinstance(data, dict):
         raise ApiError(400, "bad_request", "data must be a JSON object")
+    return once(lambda: _complete(task_id, data))
+
+
+def _complete(task_id: int, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    # Any draft of the task goes with the scheduler's hourly housekeeping.
     result = engine().complete(db(), task_id, current_user, data)
-    db().commit()  # any draft of the task goes with the scheduler's hourly housekeeping
     payload: dict[str, Any] = {
         "instance_id": result.instance.id,
         "status": result.instance.status,
@@ -294,7 +302,7 @@ def complete(task_id: int):  # type: ignore[no-untyped-def]
     }
     if result.incident is not None:
         payload["incident"] = {"element_id": result.incident.element_id, "message": result.incident.message}
-    return jsonify(payload)
+    return payload, 200
 
 
 def _case_json(instance: ProcessInstance, case: CaseRecord | None) -> dict[str, Any]:

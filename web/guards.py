@@ -106,3 +106,28 @@ def refuse_nul() -> None:
             raise BadRequest("a NUL character is not allowed in a file name")
     if "\x00" in request.path:
         raise BadRequest("a NUL character is not allowed in a request")
+
+
+# What drivers say when the server is gone (a restart, a cut network): retry later, not a bug.
+_DOWN_WORDS = (
+    "connection refused",
+    "could not connect",
+    "server closed the connection",
+    "terminating connection",
+    "connection is closed",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "consuming input failed",
+    "ssl connection has been closed",
+    "connection timed out",
+    "no connection to the server",
+    "unable to open database file",
+)
+
+
+def database_down(exc: Any) -> bool:
+    """Whether a database error means the server could not be reached, so the answer is a 503."""
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    text = str(getattr(exc, "orig", exc)).lower()
+    return any(words in text for words in _DOWN_WORDS)

@@ -28,6 +28,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         401: "no valid bearer token",
         403: "not allowed, or the confidentiality statement is not accepted",
         404: "not found",
+        405: "a path with '.' or '..' segments, which clients resolve to another route before sending",
         409: "someone else claimed or completed it first, or the case is not running",
         413: "the JSON body is larger than 1 MiB",
         422: "form data broke its form's schema or named a field the form lacks; `fields` lists each",
@@ -76,6 +77,14 @@ DATA_BODY = {
     "required": ["data"],
 }
 OBJ = {"type": "object"}
+IDEM = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[ -~]+$"},
+    "description": "a retry with the same key gets the first answer (header Idempotent-Replayed: true) "
+    "instead of running again; the same key on another request is a 422. Kept for a day.",
+}
 KEY = {"name": "process_key", "in": "path", "required": True, "schema": TEXT}
 PATH = {
     "name": "path",
@@ -250,7 +259,10 @@ def document() -> dict[str, Any]:
                         422,
                         body=DATA_BODY,
                     ),
-                    "parameters": [{"name": "process_key", "in": "path", "required": True, "schema": TEXT}],
+                    "parameters": [
+                        {"name": "process_key", "in": "path", "required": True, "schema": TEXT},
+                        IDEM,
+                    ],
                 }
             },
             "/tasks": {
@@ -299,7 +311,7 @@ def document() -> dict[str, Any]:
                     409,
                     422,
                     body=DATA_BODY,
-                    params=[task_id],
+                    params=[task_id, IDEM],
                 )
             },
             "/cases": {

@@ -70,6 +70,7 @@ def editor_paths() -> dict[str, Any]:
                 400,
                 403,
                 404,
+                405,
                 409,
                 body={
                     "type": "object",
@@ -85,6 +86,7 @@ def editor_paths() -> dict[str, Any]:
                 400,
                 403,
                 404,
+                405,
                 409,
                 body={
                     "type": "object",

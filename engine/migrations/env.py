@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from engine import models_links, models_messages, models_notify, models_signin  # noqa: F401 - same metadata
+from engine import idempotency, models_links, models_messages, models_notify, models_signin  # noqa: F401 - same metadata
 from engine.db import make_engine
 from engine.models import Base
 

@@ -11,7 +11,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .. import audit, notify
+from .. import audit, metrics, notify
 from ..models import (
     HumanTask,
     Timer,
@@ -36,6 +36,7 @@ class TimerMixin:
         if self._set_timer(session, timer.id, "waiting", "fired", now) != 1:
             return False
         workflow = self._load(instance)
+        metrics.TIMER_LAG.observe(max((now - timer.fire_at).total_seconds(), 0.0))
         reminded = _reminded_task(workflow, timer.task_guid)
         audit.record(
             session,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, object_session
 
-from .. import audit, batch, limits
+from .. import audit, batch, limits, metrics
 from .. import clock as clock_mod
 from ..case_rows import CASE_INSERT
 from ..db import is_postgres
@@ -170,6 +171,7 @@ class StepMixin:
         ``first`` writes what must come before the step's own events (a start's audit event),
         inside the step's writes, so on PostgreSQL it travels in the same round trip.
         """
+        started_at = time.perf_counter()
         now = self.clock.now()
         before = pending(workflow)
         try:
@@ -187,6 +189,7 @@ class StepMixin:
             if first is not None:
                 first()
             incident = self._record_incident(session, instance, actor, action, exc, now, workflow)
+            metrics.STEPS.labels(instance.process_key, "incident").inc()
             return StepResult(instance, incident)
         if self.hook:
             self.hook("advanced", {"instance_id": instance.id, "action": action})
@@ -207,6 +210,8 @@ class StepMixin:
             session.flush()
         if self.hook:
             self.hook("written", {"instance_id": instance.id, "action": action})
+        metrics.STEPS.labels(instance.process_key, "ok").inc()
+        metrics.STEP_SECONDS.labels(instance.process_key).observe(time.perf_counter() - started_at)
         return StepResult(instance, None, new_rows)
 
 

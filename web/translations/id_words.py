@@ -403,4 +403,6 @@ WORDS = {
     "linked the case": "menautkan kasus",
     "removed a link": "menghapus tautan",
     "raised by a trend rule": "diangkat oleh aturan tren",
+    "Not available": "Tidak tersedia",
+    "The database is not answering; try again shortly.": "Basis data tidak menjawab; coba lagi sebentar lagi.",
 }
