@@ -86,6 +86,7 @@ bench: install assets
 	$(BIN)/python bench/loops.py
 	$(BIN)/python bench/oversight.py
 	$(BIN)/python bench/timers.py
+	$(BIN)/python bench/load.py
 
 bench-quick: install assets
 	$(BIN)/python bench/engine.py --quick
@@ -95,6 +96,7 @@ bench-quick: install assets
 	$(BIN)/python bench/loops.py --quick
 	$(BIN)/python bench/oversight.py --quick
 	$(BIN)/python bench/timers.py --quick
+	$(BIN)/python bench/load.py --quick
 
 lint: install
 	$(BIN)/ruff check .

@@ -53,3 +53,5 @@ def configure(fmt: str = "text", level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.getLogger("spiff").setLevel(max(level, logging.WARNING))  # every task state change, at INFO
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
