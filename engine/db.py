@@ -76,3 +76,17 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def job_lock(session: Session, name: str) -> bool:
+    """Whether this transaction may run the job ``name`` now: on PostgreSQL a transaction-level
+    advisory lock (another scheduler holding it means: skip this round); SQLite's write lock
+    already lets one transaction write at a time."""
+    if not is_postgres(session):
+        return True
+    import zlib
+
+    from sqlalchemy import text
+
+    key = zlib.crc32(f"mutu:{name}".encode())
+    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar())

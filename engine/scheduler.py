@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from . import idempotency, links, mail, notify
 from .context import Runtime
-from .db import session_scope
+from .db import job_lock, session_scope
 from .errors import Conflict
 from .models import ProcessInstance, Timer
 from .runtime import ProcessEngine
@@ -76,7 +76,7 @@ def notifications(rt: Runtime) -> dict[str, int]:
     """Turn the steps' events into notifications, and send the mail that is due."""
     now = rt.engine.clock.now()
     with session_scope(rt.sessions) as session:
-        due = notify.scan_due(session, now)
+        due = notify.scan_due(session, now) if job_lock(session, "scan-due") else 0
         told = notify.dispatch(session, now)
         queued = mail.queue_immediate(session, rt, told, now)
     sent = mail.send_pending(rt.sessions, rt.settings, now)
@@ -86,6 +86,8 @@ def notifications(rt: Runtime) -> dict[str, int]:
 def trends(rt: Runtime) -> list[int]:
     """The trend rules: nonconformities raised from earlier findings (manual 10.2)."""
     with session_scope(rt.sessions) as session:
+        if not job_lock(session, "trend-rules"):
+            return []  # another scheduler is at it
         return links.evaluate(session, rt.engine, rt.engine.clock.now())
 
 

@@ -108,6 +108,15 @@ class Settings:
     log_format: str = field(
         default="text", metadata={"doc": "text, or json: one JSON object a line with request, user and case"}
     )
+    oidc_issuer: str = field(default="", metadata={"doc": "OIDC issuer URL; sign-in through it when set"})
+    oidc_client_id: str = field(default="", metadata={"doc": "OIDC client id of Mutu"})
+    oidc_client_secret: str = field(default="", metadata={"doc": "OIDC client secret of Mutu"})
+    oidc_groups_claim: str = field(
+        default="groups", metadata={"doc": "ID-token claim listing the user's groups"}
+    )
+    oidc_role_map: str = field(
+        default="", metadata={"doc": 'JSON: group -> role or role@Site, e.g. {"cc-qmr": "qmr"}'}
+    )
     metrics_token: str = field(
         default="", metadata={"doc": "bearer token Prometheus sends for /metrics; without it, loopback only"}
     )

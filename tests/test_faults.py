@@ -178,3 +178,8 @@ def test_each_request_has_an_id_and_json_logs_carry_request_user_and_case(web, c
     line = json.loads(logs.JsonFormatter().format(record))
     assert line["request_id"] == "case-probe" and line["user"] == "qmr" and line["case"] == 999999
     assert line["status"] == 404 and line["method"] == "GET" and line["level"] == "info"
+
+
+def test_metrics_through_a_proxy_on_this_machine_are_not_local(web):  # type: ignore[no-untyped-def]
+    client = web.app.test_client()
+    assert client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 403

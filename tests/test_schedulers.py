@@ -131,3 +131,18 @@ def test_the_timer_watch_fires_a_timer_once_it_is_due_and_skips_suspended_cases(
         watch.join(5)
     assert states == {first: "fired", second: "waiting"}
     assert not watch.is_alive()
+
+
+def test_only_one_scheduler_at_a_time_runs_the_jobs_that_must_not_double(committed_db):
+    """Due-date notices and trend rules: a second scheduler skips the round the first holds."""
+    from engine.db import job_lock, session_scope
+
+    with session_scope(committed_db.sessions) as first:
+        assert job_lock(first, "trend-rules")
+        with session_scope(committed_db.sessions) as second:
+            held = not job_lock(second, "trend-rules")
+            assert job_lock(second, "scan-due")  # another job's lock is free
+        if committed_db.engine.dialect.name == "postgresql":
+            assert held
+    with session_scope(committed_db.sessions) as later:  # released with its transaction
+        assert job_lock(later, "trend-rules")

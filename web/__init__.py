@@ -33,7 +33,16 @@ from . import core, errors_words, guards, values
 
 HERE = Path(__file__).resolve().parent
 # Pages that work before sign-in or before the confidentiality statement is accepted.
-OPEN_ENDPOINTS = {"auth.login", "auth.set_language", "static", "healthz", "alive", "metrics"}
+OPEN_ENDPOINTS = {
+    "auth.login",
+    "auth.set_language",
+    "static",
+    "healthz",
+    "alive",
+    "metrics",
+    "oidc.start",
+    "oidc.callback",
+}
 PRE_STATEMENT_ENDPOINTS = OPEN_ENDPOINTS | {"auth.logout", "auth.confidentiality"}
 
 
@@ -103,6 +112,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         editor_forms,
         messages_api,
         notifications,
+        oidc,
         oversight,
         processes,
         tasks,
@@ -114,6 +124,8 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.register_blueprint(cases.bp)
     app.register_blueprint(processes.bp)
     app.register_blueprint(notifications.bp)
+    app.register_blueprint(oidc.bp)
+    oidc.init(app)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer tokens only: no cookie, so no cross-site request to forge
     app.teardown_appcontext(core.close_db)
@@ -287,11 +299,12 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
             given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
             if not hmac.compare_digest(given.encode(), token.encode()):
                 return error_page(
-                    401, _("Not allowed"), "metrics need the bearer token", code="unauthenticated"
+                    401, _("Not allowed"), _("The metrics need their bearer token."), code="unauthenticated"
                 )
-        elif request.remote_addr not in ("127.0.0.1", "::1"):
+        elif request.remote_addr not in ("127.0.0.1", "::1") or request.headers.get("X-Forwarded-For"):
+            # A proxy on this machine makes every client look local: what it forwards is not.
             return error_page(
-                403, _("Not allowed"), "set MUTU_METRICS_TOKEN to scrape from elsewhere", code="forbidden"
+                403, _("Not allowed"), _("The metrics are read from this machine only."), code="forbidden"
             )
         body = engine_metrics.exposition(rt.sessions)
         return app.response_class(body, mimetype="text/plain; version=0.0.4; charset=utf-8")

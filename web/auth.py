@@ -36,6 +36,18 @@ def _safe_next(target: str | None) -> str:
     return safe_path(target, url_for("tasks.inbox"))
 
 
+def begin_session(user: User) -> None:
+    """A server-side session for ``user`` (committed), and a fresh cookie that names only it."""
+    token = signin.open_web_session(db(), user, now())
+    db().commit()
+    session.clear()
+    session.permanent = True
+    session[SESSION_KEY] = token
+    login_user(user)
+    if user.language:
+        session["lang"] = user.language
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():  # type: ignore[no-untyped-def]
     if current_user.is_authenticated:
@@ -62,16 +74,11 @@ def login():  # type: ignore[no-untyped-def]
             db().commit()
             error, status = _("Unknown username or wrong password."), 401
         else:
-            token = signin.open_web_session(db(), user, now())
-            db().commit()
-            session.clear()
-            session.permanent = True
-            session[SESSION_KEY] = token
-            login_user(user)
-            if user.language:
-                session["lang"] = user.language
+            begin_session(user)
             return redirect(_safe_next(request.args.get("next")))
-    return render_template("login.html", error=error, username=username), status
+    return render_template(
+        "login.html", error=error, username=username, oidc_enabled=bool(runtime().settings.oidc_issuer)
+    ), status
 
 
 @bp.post("/logout")

@@ -405,4 +405,9 @@ WORDS = {
     "raised by a trend rule": "diangkat oleh aturan tren",
     "Not available": "Tidak tersedia",
     "The database is not answering; try again shortly.": "Basis data tidak menjawab; coba lagi sebentar lagi.",
+    "Sign in with your organisation account": "Masuk dengan akun organisasi Anda",
+    "The sign-in with your organisation account did not complete: %(why)s": "Masuk dengan akun organisasi tidak selesai: %(why)s",
+    "Your organisation account gives you no role in Mutu. Ask the QMR.": "Akun organisasi Anda tidak memberi peran di Mutu. Hubungi QMR.",
+    "The metrics need their bearer token.": "Metrik memerlukan token bearer-nya.",
+    "The metrics are read from this machine only.": "Metrik hanya dapat dibaca dari mesin ini.",
 }
