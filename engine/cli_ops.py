@@ -23,6 +23,21 @@ def scheduler_cmd(obj: Ctx, as_json: bool, once: bool) -> None:
     run_forever(rt)
 
 
+@command(main, "worker")
+@click.option("--concurrency", default=2, show_default=True, help="Jobs run side by side.")
+def worker_cmd(obj: Ctx, as_json: bool, concurrency: int) -> None:
+    """Run a Celery worker for notifications, mail and digests (needs MUTU_BROKER_URL)."""
+    from .errors import MutuError
+    from .worker import run_worker
+
+    settings = obj.runtime.settings
+    if not settings.broker_url:
+        raise MutuError(
+            "mutu worker needs MUTU_BROKER_URL (redis://host:6379/0); without it the scheduler does the work"
+        )
+    run_worker(settings, concurrency)
+
+
 @main.group()
 def demo() -> None:
     """Demo data for trying Mutu out."""

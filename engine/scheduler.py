@@ -109,8 +109,25 @@ def tidy(rt: Runtime) -> dict[str, int]:
         return done
 
 
+def _to_workers(job: str) -> Callable[[Runtime], object]:
+    def hand_over(rt: Runtime) -> None:
+        from .worker import enqueue
+
+        enqueue(job, rt.settings)
+
+    return hand_over
+
+
 def periodic_job_definitions(rt: Runtime) -> list[JobDefinition]:
     """Every periodic job, with a fixed id, declared here and nowhere else."""
+    if rt.settings.broker_url:  # Celery workers do the telling; the scheduler only hands it over
+        return [
+            JobDefinition("fire-due-timers", tick, rt.settings.timer_poll_seconds),
+            JobDefinition("housekeeping", tidy, 3600.0),
+            JobDefinition("notifications", _to_workers("notifications"), rt.settings.timer_poll_seconds),
+            JobDefinition("digests", _to_workers("digests"), 86400.0, at_hour=rt.settings.digest_hour),
+            JobDefinition("trend-rules", trends, 3600.0),
+        ]
     return [
         JobDefinition("fire-due-timers", tick, rt.settings.timer_poll_seconds),
         JobDefinition("housekeeping", tidy, 3600.0),

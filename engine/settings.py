@@ -117,6 +117,14 @@ class Settings:
     oidc_role_map: str = field(
         default="", metadata={"doc": 'JSON: group -> role or role@Site, e.g. {"cc-qmr": "qmr"}'}
     )
+    broker_url: str = field(
+        default="",
+        metadata={"doc": "Redis URL of the Celery broker; work leaves the scheduler for `mutu worker`"},
+    )
+    broker_queue: str = field(default="mutu", metadata={"doc": "Celery queue Mutu's jobs go to"})
+    broker_visibility_seconds: int = field(
+        default=3600, metadata={"doc": "a job a killed worker held is given to another after this long"}
+    )
     metrics_token: str = field(
         default="", metadata={"doc": "bearer token Prometheus sends for /metrics; without it, loopback only"}
     )
@@ -165,6 +173,8 @@ class Settings:
             raise SettingsError("MUTU_SCRIPT_TIMEOUT_SECONDS: must be greater than 0")
         if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
             raise SettingsError("MUTU_SMTP_URL: must start with smtp:// or smtps://")
+        if self.broker_url and not self.broker_url.startswith(("redis://", "rediss://")):
+            raise SettingsError("MUTU_BROKER_URL: a redis:// or rediss:// URL")
         if self.log_format not in ("text", "json"):
             raise SettingsError("MUTU_LOG_FORMAT: text or json")
         if not (0 <= self.digest_hour < 24):

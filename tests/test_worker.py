@@ -1,0 +1,140 @@
+"""Celery workers on a real Redis, with real worker processes: the outbox leaves through them, and a
+worker killed in the middle of a job loses and doubles nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from engine.db import session_scope
+from engine.models_notify import MailMessage
+from engine.settings import Settings
+from tests.flow_coverage import ROOT
+from tests.test_mail import free_port
+
+REDIS = "redis://127.0.0.1:6379/9"
+
+
+def redis_or_skip() -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS, socket_timeout=1).ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
+        why = f"Redis not reachable at {REDIS}: {exc}"
+        if os.environ.get("MUTU_REQUIRE_POSTGRES") == "1":  # CI: .ci/run starts Redis beside PostgreSQL
+            pytest.fail(why)
+        pytest.skip(why)
+
+
+class SlowFirstInbox:
+    """Holds the first conversation long enough to kill the worker in it; takes the rest at once."""
+
+    def __init__(self, hold: float) -> None:
+        self.hold, self.calls, self.messages = hold, 0, []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's hook
+        self.calls += 1
+        if self.calls == 1:
+            await asyncio.sleep(self.hold)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook
+        self.messages.append(envelope.content)
+        return "250 OK"
+
+
+def start_worker(env: dict[str, str], queue: str) -> subprocess.Popen:
+    args = [sys.executable, "-m", "celery", "-A", "engine.worker", "worker", "--pool", "solo", "-Q", queue,
+            "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
+    return subprocess.Popen(args, cwd=ROOT, env=env)
+
+
+def wait_for(check, seconds: float = 40.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("committed_db", ["sqlite"], indirect=True)
+def test_a_worker_killed_in_the_middle_of_sending_loses_and_doubles_nothing(committed_db, tmp_path: Path):
+    redis_or_skip()
+    inbox = SlowFirstInbox(hold=8.0)
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    queue = f"mutu-test-{os.getpid()}-{time.time_ns()}"
+    env = {
+        **os.environ,
+        "MUTU_DATABASE_URL": committed_db.url,
+        "MUTU_SECRET_KEY": "worker-test",
+        "MUTU_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
+        "MUTU_BROKER_URL": REDIS,
+        "MUTU_BROKER_QUEUE": queue,
+        "MUTU_BROKER_VISIBILITY_SECONDS": "3",
+        "MUTU_WORKFLOWS_DIR": str(ROOT / "workflows"),
+    }
+    now = datetime.now(UTC)
+    with session_scope(committed_db.sessions) as session:
+        session.add(
+            MailMessage(
+                to_addr="qmr@mutu.example", subject="Tugas untuk Anda: Triase", body="isi", language="id",
+                status="pending", attempts=0, next_attempt_at=now, created_at=now,
+            )
+        )  # fmt: skip
+    settings = Settings.from_env(
+        {}, database_url=committed_db.url, secret_key="t", broker_url=REDIS, broker_queue=queue,
+        broker_visibility_seconds=3,
+    )  # fmt: skip
+    from engine import worker
+
+    first = start_worker(env, queue)
+    second = None
+    try:
+        worker.enqueue("notifications", settings)
+        assert wait_for(lambda: inbox.calls >= 1), "the worker never reached the mail server"
+        first.send_signal(signal.SIGKILL)  # in the middle of the job: the mail is on the wire
+        first.wait(10)
+        with session_scope(committed_db.sessions) as session:
+            [mail] = session.execute(select(MailMessage)).scalars()
+            assert mail.status == "pending" and mail.attempts == 0  # its transaction went with it
+        second = start_worker(env, queue)  # the unacknowledged job comes back to this one
+        assert wait_for(lambda: len(inbox.messages) == 1), "the job was not given to the new worker"
+        with session_scope(committed_db.sessions) as session:
+            [mail] = session.execute(select(MailMessage)).scalars()
+            assert mail.status == "sent" and mail.attempts == 1
+        worker.enqueue("notifications", settings)  # the same job again: nothing more leaves
+        time.sleep(2)
+        assert len(inbox.messages) == 1
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        smtp.stop()
+
+
+def test_the_scheduler_hands_the_work_over_when_a_broker_is_set(committed_db):  # type: ignore[no-untyped-def]
+    from engine.scheduler import periodic_job_definitions
+
+    settings = Settings.from_env({}, database_url=committed_db.url, secret_key="t", broker_url=REDIS)
+    runtime = type("Rt", (), {"settings": settings})()
+    jobs = {j.id: j for j in periodic_job_definitions(runtime)}  # type: ignore[arg-type]
+    assert jobs["notifications"].func.__name__ == "hand_over" and jobs["digests"].func.__name__ == "hand_over"
+    assert jobs["fire-due-timers"].func.__name__ == "tick"  # timers stay with the scheduler's watch
