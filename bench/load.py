@@ -111,6 +111,10 @@ class Gunicorn:
         conn.close()
         return response.status, (json.loads(raw) if raw else None)
 
+    def workers(self) -> list[int]:
+        found = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(p) for p in found.stdout.split()]
+
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(30)
@@ -204,7 +208,22 @@ def integrity(url: str, acknowledged: list[int]) -> dict[str, int]:
     return {"lost": lost, "doubled": doubled, "mismatched_instances": mismatched}
 
 
-def measure(name: str, url: str, clients: int, workers: int, duration: float, work: Path) -> dict[str, Any]:
+def killer(server: Gunicorn, kills: int, duration: float, stop: threading.Event) -> list[int]:
+    """SIGKILL one gunicorn worker at even intervals (gunicorn starts another): answers get lost."""
+    killed: list[int] = []
+    for _ in range(kills):
+        if stop.wait(duration / (kills + 1)):
+            break
+        pids = server.workers()
+        if pids:
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+    return killed
+
+
+def measure(
+    name: str, url: str, clients: int, workers: int, duration: float, work: Path, kills: int = 0
+) -> dict[str, Any]:
     prepare(url, clients)
     server = Gunicorn(url, workers, work)
     try:
@@ -217,8 +236,15 @@ def measure(name: str, url: str, clients: int, workers: int, duration: float, wo
         threads = [Client(server, i, began + duration) for i in range(clients)]
         for t in threads:
             t.start()
+        stop, killed = threading.Event(), []
+        chaos = threading.Thread(
+            target=lambda: killed.extend(killer(server, kills, duration, stop)), daemon=True
+        )
+        chaos.start()
         for t in threads:
             t.join(duration + 120)
+        stop.set()
+        chaos.join(5)
         elapsed = time.monotonic() - began
     finally:
         server.stop()
@@ -239,7 +265,8 @@ def measure(name: str, url: str, clients: int, workers: int, duration: float, wo
         "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
         "p95_ms": round(latencies[int(len(latencies) * 0.95) - 1], 1) if latencies else None,
         "baseline_ms": round(statistics.median(baseline), 2),
-        "errors": {str(k): v for k, v in sorted(errors.items())},
+        "errors": {str(k): v for k, v in sorted(errors.items())},  # 0: the connection dropped
+        "workers_killed": len(killed),
         **integrity(url, acknowledged),
     }
     result["p95_ratio"] = round((result["p95_ms"] or 0) / result["baseline_ms"], 1)
@@ -254,6 +281,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--quick", action="store_true", help="4 clients for 15 s")
+    parser.add_argument(
+        "--kill-workers", type=int, default=0, help="SIGKILL this many gunicorn workers during the run"
+    )
     args = parser.parse_args()
     if args.quick:
         args.clients, args.duration = 4, 15.0
@@ -269,12 +299,17 @@ def main() -> None:
                     args.workers,
                     args.duration,
                     work,
+                    args.kill_workers,
                 )
             )
         if args.database in ("postgres", "both"):
             url = scratch_database("mutu_bench_load", emit)
             if url:
-                runs.append(measure("postgres", url, args.clients, args.workers, args.duration, work))
+                runs.append(
+                    measure(
+                        "postgres", url, args.clients, args.workers, args.duration, work, args.kill_workers
+                    )
+                )
     last = runs[-1]
     summary = {
         **{
