@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from .clock import Clock
 from .identity import create_user
-from .models import HumanTask, ProcessInstance, ProcessVersion, Supplier, User
+from .models import HumanTask, ProcessInstance, ProcessVersion, User
+from .models_registers import Supplier
 from .runtime import ProcessEngine
 
 DEMO_PASSWORD = "mutu-demo"

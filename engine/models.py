@@ -342,21 +342,6 @@ class CaseCounter(Base):
     value: Mapped[int] = mapped_column(Integer)
 
 
-class Supplier(Base):
-    """The approved-supplier list with evaluation scores (manual 8.4), kept by service tasks."""
-
-    __tablename__ = "supplier"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    approved: Mapped[bool] = mapped_column(Boolean)
-    score: Mapped[int | None] = mapped_column(Integer)
-    evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    deliveries: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
 class HumanTaskRole(Base):
     """Further roles of a task whose lane maps to more than one (the first is ``role_key``)."""
 
@@ -365,44 +350,6 @@ class HumanTaskRole(Base):
 
     human_task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id"), primary_key=True)
     role_key: Mapped[str] = mapped_column(String(64), primary_key=True)
-
-
-class TaskDraft(Base):
-    """What a user typed into a task form and saved without completing it."""
-
-    __tablename__ = "task_draft"
-
-    human_task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id"), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
-    saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class Comment(Base):
-    __tablename__ = "case_comment"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
-    body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-    author: Mapped[User] = relationship(lazy="joined")
-
-
-class Attachment(Base):
-    """An evidence file: content kept on disk by SHA-256, metadata here."""
-
-    __tablename__ = "attachment"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
-    filename: Mapped[str] = mapped_column(String(255))
-    content_type: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
-    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ProcessDraft(Base):

@@ -47,17 +47,19 @@ def eligible(session: Session, roles: list[str], site: str | None) -> list[User]
     return [u for u in users if fits(u)]
 
 
-def _values(data: Any, path: list[str], at: str = "") -> list[tuple[str, Any]]:
+def values_at(data: Any, path: list[str], at: str = "") -> list[tuple[str, Any]]:
     if not path:
         return [(at, data)]
     head, rest = path[0], path[1:]
     if head == "*":
         if not isinstance(data, list):
             return []
-        return [v for i, item in enumerate(data) for v in _values(item, rest, f"{at}.{i}" if at else str(i))]
+        return [
+            v for i, item in enumerate(data) for v in values_at(item, rest, f"{at}.{i}" if at else str(i))
+        ]
     if not isinstance(data, dict) or head not in data:
         return []
-    return _values(data[head], rest, f"{at}.{head}" if at else head)
+    return values_at(data[head], rest, f"{at}.{head}" if at else head)
 
 
 def check(session: Session, schema: dict[str, Any] | None, data: dict[str, Any], site: str | None) -> None:
@@ -66,7 +68,7 @@ def check(session: Session, schema: dict[str, Any] | None, data: dict[str, Any],
     details: list[FieldError] = []
     for path, roles in person_fields(schema).items():
         allowed: set[str] | None = None
-        for at, value in _values(data, path.split(".")):
+        for at, value in values_at(data, path.split(".")):
             if value in (None, ""):
                 continue
             if allowed is None:

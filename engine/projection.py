@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
-    CycleTimerEventDefinition,
-    TimerEventDefinition,
-)
 from SpiffWorkflow.task import Task as SpiffTask
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -22,12 +17,9 @@ from . import batch, message_waits, policy
 from .case_rows import write_case
 from .deploy import FORM_PROPERTY
 from .models import HumanTask, HumanTaskOwner, HumanTaskRole, ProcessInstance, Timer, User
+from .moments import due_at, named_owners, properties, timer_fire_at, timer_of
 from .registry import ProcessGlue
 
-DUE_PROPERTY = "due"
-# An expression naming the task's people (usernames or login codes): each instance of a
-# multi-instance task can name its own, as each action of a plan names its owner.
-OWNERS_PROPERTY = "owners"
 LANE_OWNERS = "lane_owners"
 
 
@@ -64,63 +56,6 @@ class Snapshot:
     messages: list[message_waits.WaitingMessage] = field(default_factory=list)
 
 
-def _properties(task: SpiffTask) -> dict[str, str]:
-    return (getattr(task.task_spec, "extensions", None) or {}).get("properties", {}) or {}
-
-
-def _due_at(task: SpiffTask, now: datetime) -> datetime | None:
-    expression = _properties(task).get(DUE_PROPERTY)
-    if not expression:
-        return None
-    value = task.workflow.script_engine.evaluate(task, expression)
-    return to_instant(value, now)
-
-
-def to_instant(value: Any, now: datetime) -> datetime | None:
-    """Turn a due value (ISO duration, ISO date/time text, date, datetime) into a UTC instant."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if isinstance(value, timedelta):
-        return now + value
-    text = str(value)
-    if text.upper().startswith("P"):
-        parsed = TimerEventDefinition.parse_iso_duration(text)
-        return now + TimerEventDefinition.get_timedelta_from_start(parsed, now)
-    parsed_dt = datetime.fromisoformat(text)
-    return parsed_dt if parsed_dt.tzinfo else parsed_dt.replace(tzinfo=UTC)
-
-
-def _timer_of(spec: Any) -> TimerEventDefinition | None:
-    """The timer a waiting task waits for: its own, or one branch of an event-based gateway."""
-    definition = getattr(spec, "event_definition", None)
-    if isinstance(definition, TimerEventDefinition):
-        return definition
-    if isinstance(definition, MultipleEventDefinition):
-        return next((d for d in definition.event_definitions if isinstance(d, TimerEventDefinition)), None)
-    return None
-
-
-def _timer_fire_at(task: SpiffTask, definition: TimerEventDefinition) -> datetime | None:
-    if isinstance(task.task_spec.event_definition, MultipleEventDefinition):
-        # The gateway keeps its timer's moment in its own data, as a timer event does.
-        value = task._get_internal_data("event_value")
-        if value is None:
-            return None
-        if isinstance(definition, CycleTimerEventDefinition):
-            return datetime.fromisoformat(value["next"]) if isinstance(value, dict) else None
-        return TimerEventDefinition.get_datetime(value)
-    details = definition.details(task)
-    if details.value is None:
-        return None
-    if isinstance(definition, CycleTimerEventDefinition):
-        return datetime.fromisoformat(details.value)
-    return TimerEventDefinition.get_datetime(details.value)
-
-
 def _walk(workflow: BpmnWorkflow) -> tuple[list[SpiffTask], list[WaitingTimer], list[SpiffTask]]:
     """One walk over the task tree: ready human tasks, waiting timers, every ready or waiting task."""
     ready: list[SpiffTask] = []
@@ -132,8 +67,8 @@ def _walk(workflow: BpmnWorkflow) -> tuple[list[SpiffTask], list[WaitingTimer], 
         if task.state == TaskState.READY:
             if spec.manual:
                 ready.append(task)
-        elif (timer := _timer_of(spec)) is not None:
-            fire_at = _timer_fire_at(task, timer)
+        elif (timer := timer_of(spec)) is not None:
+            fire_at = timer_fire_at(task, timer)
             if fire_at is not None:
                 timers.append(WaitingTimer(str(task.id), spec.bpmn_id, task.workflow.spec.name, fire_at))
     return ready, timers, live
@@ -142,12 +77,11 @@ def _walk(workflow: BpmnWorkflow) -> tuple[list[SpiffTask], list[WaitingTimer], 
 def _ready_task(task: SpiffTask, now: datetime) -> ReadyTask:
     spec = task.task_spec
     owning = task.workflow.spec.name
-    form = _properties(task).get(FORM_PROPERTY)
+    form = properties(task).get(FORM_PROPERTY)
     lane = getattr(spec, "lane", None)
-    owners = (task.data.get(LANE_OWNERS) or {}).get(lane, []) if lane else []
-    named = _properties(task).get(OWNERS_PROPERTY)
-    if named:
-        owners = task.workflow.script_engine.evaluate(task, named) or []
+    owners = named_owners(task)
+    if owners is None:
+        owners = (task.data.get(LANE_OWNERS) or {}).get(lane, []) if lane else []
     return ReadyTask(
         guid=str(task.id),
         bpmn_id=spec.bpmn_id,
@@ -155,7 +89,7 @@ def _ready_task(task: SpiffTask, now: datetime) -> ReadyTask:
         process_key=owning,
         lane=lane,
         form_ref=f"{owning}/{form}" if form else None,
-        due_at=_due_at(task, now),
+        due_at=due_at(task, now),
         owner_names=[str(o) for o in owners] if isinstance(owners, list | tuple) else [str(owners)],
     )
 

@@ -9,6 +9,7 @@ after it, so scenarios never see each other's cases and every one starts numberi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from . import bundle, paths
+from . import bundle, paths, people_fields
 from .clock import ManualClock
 from .identity import ensure_builtin_roles
 from .models import Base, HumanTask, User
@@ -42,7 +43,15 @@ def memory_database() -> Engine:
     def _on_begin(conn):  # type: ignore[no-untyped-def]
         conn.exec_driver_sql("BEGIN")
 
-    from . import idempotency, models_links, models_messages, models_notify, models_signin  # noqa: F401 - same schema
+    from . import (  # noqa: F401 - their tables belong to the schema too
+        idempotency,
+        models_links,
+        models_messages,
+        models_notify,
+        models_registers,
+        models_signin,
+        models_workspace,
+    )
 
     Base.metadata.create_all(eng)
     return eng
@@ -171,3 +180,23 @@ def worker_for(session: Session, row: HumanTask, known: dict[str, User] | None =
     roles = [r for r in [row.role_key, *(e.role_key for e in row.extra_roles)] if r]
     roles = [r for r in roles if r not in NAMED_ONLY_ROLES]
     return person(session, roles[0] if roles else "admin", row.site, known=known)
+
+
+USERNAME = re.compile(r"^[a-z0-9._-]{1,64}$")
+
+
+def named_people(
+    session: Session,
+    schema: dict[str, Any] | None,
+    data: dict[str, Any],
+    site: str | None,
+    known: dict[str, User],
+) -> None:
+    """A person a form names (an action's owner) who does not exist yet is made, holding the
+    field's first role at the case's site: a sandbox's people are made as they are needed."""
+    for path, roles in people_fields.person_fields(schema).items():
+        for _at, name in people_fields.values_at(data, path.split(".")):
+            if not (isinstance(name, str) and USERNAME.match(name)) or name in known:
+                continue
+            if session.execute(select(User.id).where(User.username == name)).first() is None:
+                person(session, roles[0] if roles else None, site, username=name, known=known)

@@ -9,7 +9,6 @@ suite runs the library's scenarios through this same runner.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,15 +16,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import paths, people_fields
+from . import paths
 from .errors import MutuError, ValidationFailed
-from .models import CaseRecord, HumanTask, Incident, ProcessInstance, Supplier, Timer, User
-from .sandbox import Sandbox, person, worker_for
+from .models import CaseRecord, HumanTask, Incident, ProcessInstance, Timer
+from .models_registers import Supplier
+from .sandbox import Sandbox, named_people, person, worker_for
 from .scenario_format import MAX_WAIT, SCHEMA, duration, problems  # noqa: F401 - SCHEMA is the format
 from .timers import due_timer_ids
 
 MAX_FIRE_ROUNDS = 50
-USERNAME = re.compile(r"^[a-z0-9._-]{1,64}$")
 
 
 @dataclass
@@ -206,7 +205,9 @@ class _Run:
             raise Difference(index, bpmn_id, f"task {bpmn_id} open", self.where())
         row = rows[0]
         actor = self.user(spec["as"], index) if "as" in spec else worker_for(self.session, row, self.known)
-        self.named_people(row, spec.get("data", {}))
+        instance = self.session.get(ProcessInstance, row.instance_id)
+        schema = self.engine._version_meta(self.session, instance.process_version)[1].get(row.form_ref or "")
+        named_people(self.session, schema, spec.get("data", {}), row.site, self.known)
         try:
             self.engine.complete(self.session, row.id, actor, dict(spec.get("data", {})))
             self.session.commit()
@@ -224,24 +225,6 @@ class _Run:
             raise Difference(
                 index, bpmn_id, "the form refuses: " + ", ".join(spec["refused"]), "the form accepted it"
             )
-
-    def named_people(self, row: Any, data: dict[str, Any]) -> None:
-        """A person a form names (an action's owner) who is not among the people yet is made,
-        holding the field's first role at the case's site: the sandbox's people are made to need."""
-        instance = self.session.get(ProcessInstance, row.instance_id)
-        schema = self.engine._version_meta(self.session, instance.process_version)[1].get(row.form_ref or "")
-        for path, roles in people_fields.person_fields(schema).items():
-            for _at, name in people_fields._values(data, path.split(".")):
-                if isinstance(name, str) and name and name not in self.people and name not in self.known:
-                    exists = self.session.execute(select(User.id).where(User.username == name)).first()
-                    if exists is None and USERNAME.match(name):
-                        person(
-                            self.session,
-                            roles[0] if roles else None,
-                            row.site,
-                            username=name,
-                            known=self.known,
-                        )
 
     def fire_due(self) -> None:
         for _ in range(MAX_FIRE_ROUNDS):  # a timer that fires may plan another that is due already

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from .errors import ScriptError
-from .models import Supplier
+from .models_registers import Supplier
 
 
 @dataclass

@@ -17,8 +17,9 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from .errors import MutuError, NotAuthorized, NotFound
-from .models import Attachment, AuditEvent, CaseRecord, Comment, HumanTask, ProcessInstance, TaskDraft, User
+from .models import AuditEvent, CaseRecord, HumanTask, ProcessInstance, User
 from .models_signin import ApiToken, LoginFailure, LoginThrottle, WebSession
+from .models_workspace import Attachment, Comment, TaskDraft
 from .policy import check_may_work, needs_case_join, visible_cases
 
 MASK = "••••••"

@@ -179,8 +179,8 @@ def test_openapi_documents_every_route(web):  # type: ignore[no-untyped-def]
 def test_hourly_housekeeping_forgets_closed_drafts_expired_tokens_and_old_failures(web):  # type: ignore[no-untyped-def]
     from sqlalchemy import func, select
 
-    from engine.models import TaskDraft
     from engine.models_signin import ApiToken, LoginFailure
+    from engine.models_workspace import TaskDraft
     from engine.scheduler import periodic_job_definitions, tidy
 
     assert {j.id for j in periodic_job_definitions(web.runtime)} == {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -72,8 +73,11 @@ def test_migrations_make_exactly_the_models_schema(url):  # type: ignore[no-unty
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from engine import idempotency, models_links, models_messages, models_notify, models_signin  # noqa: F401 - same metadata
     from engine.models import Base
+
+    for module in ("idempotency", "models_links", "models_messages", "models_notify", "models_registers",
+                   "models_signin", "models_workspace"):  # fmt: skip
+        importlib.import_module(f"engine.{module}")  # their tables belong to the same metadata
 
     db = make_engine(url)
     upgrade(db)

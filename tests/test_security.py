@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.models import Attachment, AuditEvent, CaseRecord, HumanTask, TaskDraft
+from engine.models import AuditEvent, CaseRecord, HumanTask
+from engine.models_workspace import Attachment, TaskDraft
 from engine.signin import BadCredentials, LoginThrottled, sign_in
 from tests.test_api import REPORT, api_for
 from tests.test_web import open_task, raise_nc, triaged_and_acknowledged

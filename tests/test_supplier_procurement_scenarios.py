@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from engine import scenarios
-from engine.models import ProcessInstance, Supplier, Timer
+from engine.models import ProcessInstance, Timer
+from engine.models_registers import Supplier
 from tests.scenario import Case, assert_full_coverage, assert_passes, scenario_paths
 
 REQUEST = {

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from engine.models import Attachment, CaseRecord, HumanTask, TaskDraft, User
+from engine.models import CaseRecord, HumanTask, User
 from engine.models_signin import ConfidentialityAcceptance, LoginFailure
+from engine.models_workspace import Attachment, TaskDraft
 from tests.web_support import PNG, Browser, task_ids
 
 REPORT = {

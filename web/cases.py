@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from engine import case_status, inbox, links, policy, workspace
 from engine.errors import MutuError, NotAuthorized, NotFound
-from engine.models import Attachment, CaseRecord, ProcessInstance, ProcessVersion
+from engine.models import CaseRecord, ProcessInstance, ProcessVersion
+from engine.models_workspace import Attachment
 from engine.spiff import parse_xml
 
 from . import formkit, status_words

@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from engine import workspace
 from engine.errors import ValidationFailed
 from engine.forms import validate as validate_form
-from engine.models import Attachment
+from engine.models_workspace import Attachment
 
 from . import formkit
 from .core import db, field_message, now, parse_message, runtime

@@ -7,9 +7,11 @@ from typing import Any
 from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 
 from engine import mail, notify
 from engine.errors import NotFound, ValidationFailed
+from engine.models import CaseRecord, HumanTask, ProcessInstance
 from engine.models_notify import KINDS, MODES, Notification
 
 from .api import ApiError, _body, _page_args
@@ -29,6 +31,15 @@ def unread() -> int:
 
 def _rows(notes: list[Notification], language: str) -> list[dict[str, Any]]:
     zone = runtime().settings.zone
+    # One query per table for the page, not three per notification: describe() then finds
+    # each row in the session already.
+    task_ids = {n.task_id for n in notes if n.task_id}
+    case_ids = {n.instance_id for n in notes if n.instance_id}
+    if task_ids:
+        db().execute(select(HumanTask).where(HumanTask.id.in_(task_ids))).scalars().all()
+    if case_ids:
+        db().execute(select(CaseRecord).where(CaseRecord.instance_id.in_(case_ids))).scalars().all()
+        db().execute(select(ProcessInstance).where(ProcessInstance.id.in_(case_ids))).scalars().all()
     out = []
     for note in notes:
         d = mail.describe(db(), engine(), note, language, zone)

@@ -20,6 +20,13 @@ def _body(properties: dict[str, Any], *required: str) -> dict[str, Any]:
     }
 
 
+def _dated(summary: str, answer: str, id_name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """A QMR's change of time: the fields, a required reason, and the errors each may meet."""
+    body = _body({**fields, "reason": REASON}, *fields, "reason")
+    op = _op(summary, {"200": _resp(answer, OBJ)}, 400, 403, 404, 409, 422, body=body)
+    return {"post": {**op, "parameters": [_p(id_name)]}}
+
+
 def daily_paths() -> dict[str, Any]:
     return {
         "/notifications": {
@@ -58,50 +65,20 @@ def daily_paths() -> dict[str, Any]:
                 ),
             ),
         },
-        "/tasks/{task_id}/due": {
-            "post": {
-                **_op(
-                    "Change an open task's due date (QMR and admins), with a reason; its interrupting "
-                    "boundary timer due with it moves too",
-                    {"200": _resp("the task's new due date", OBJ)},
-                    400,
-                    403,
-                    404,
-                    409,
-                    422,
-                    body=_body({"due": WHEN, "reason": REASON}, "due", "reason"),
-                ),
-                "parameters": [_p("task_id")],
-            }
-        },
-        "/timers/{timer_id}/move": {
-            "post": {
-                **_op(
-                    "Let a case's waiting timer fall due at another moment (QMR and admins), with a reason",
-                    {"200": _resp("the case", OBJ)},
-                    400,
-                    403,
-                    404,
-                    409,
-                    422,
-                    body=_body({"fire_at": WHEN, "reason": REASON}, "fire_at", "reason"),
-                ),
-                "parameters": [_p("timer_id")],
-            }
-        },
-        "/timers/{timer_id}/fire": {
-            "post": {
-                **_op(
-                    "Fire a case's waiting timer now (QMR and admins), with a reason",
-                    {"200": _resp("the case", OBJ)},
-                    400,
-                    403,
-                    404,
-                    409,
-                    422,
-                    body=_body({"reason": REASON}, "reason"),
-                ),
-                "parameters": [_p("timer_id")],
-            }
-        },
+        "/tasks/{task_id}/due": _dated(
+            "Change an open task's due date (QMR and admins), with a reason; its interrupting "
+            "boundary timer due with it moves too",
+            "the task's new due date",
+            "task_id",
+            {"due": WHEN},
+        ),
+        "/timers/{timer_id}/move": _dated(
+            "Let a case's waiting timer fall due at another moment (QMR and admins), with a reason",
+            "the case",
+            "timer_id",
+            {"fire_at": WHEN},
+        ),
+        "/timers/{timer_id}/fire": _dated(
+            "Fire a case's waiting timer now (QMR and admins), with a reason", "the case", "timer_id", {}
+        ),
     }

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from engine import workspace
-from engine.models import Attachment
+from engine.models_workspace import Attachment
 from engine.workspace import mask, sees_personal_data
 
 from . import formkit

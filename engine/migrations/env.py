@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from alembic import context
 
-from engine import idempotency, models_links, models_messages, models_notify, models_signin  # noqa: F401 - same metadata
+from engine import (  # noqa: F401 - same metadata
+    idempotency,
+    models_links,
+    models_messages,
+    models_notify,
+    models_registers,
+    models_signin,
+    models_workspace,
+)
 from engine.db import make_engine
 from engine.models import Base
 

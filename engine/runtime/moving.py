@@ -9,7 +9,6 @@ with its due date, so "overdue" still means past the date the QMR set.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from .. import audit, policy
 from ..errors import InvalidState, NotFound, ValidationFailed
 from ..models import HumanTask, ProcessInstance, Timer, User
+from ..moments import set_timer_moment
 from .types import StepResult
 
 MAX_REASON = 500
@@ -31,14 +31,6 @@ def _reason(reason: str) -> str:
     if len(reason) > MAX_REASON:
         raise ValidationFailed({"reason": [f"at most {MAX_REASON} characters"]})
     return reason
-
-
-def _set_moment(task: Any, when: datetime) -> None:
-    value = task._get_internal_data("event_value")
-    if isinstance(value, dict):  # a cycle: its next moment
-        task._set_internal_data(event_value={**value, "next": when.isoformat()})
-    else:
-        task._set_internal_data(event_value=when.isoformat())
 
 
 class MoveMixin:
@@ -80,7 +72,7 @@ class MoveMixin:
         )
 
         def apply(wf: BpmnWorkflow) -> None:
-            _set_moment(wf.get_task_from_id(UUID(timer.task_guid)), when)
+            set_timer_moment(wf.get_task_from_id(UUID(timer.task_guid)), when)
 
         return self._advance(
             session, instance, actor, workflow, {"action": "move_timer", "timer_id": timer_id}, apply
@@ -107,7 +99,7 @@ class MoveMixin:
         )
 
         def apply(wf: BpmnWorkflow) -> None:
-            _set_moment(wf.get_task_from_id(UUID(timer.task_guid)), now - timedelta(microseconds=1))
+            set_timer_moment(wf.get_task_from_id(UUID(timer.task_guid)), now - timedelta(microseconds=1))
             wf.refresh_timers()
 
         result = self._advance(
@@ -146,7 +138,7 @@ class MoveMixin:
 
             def apply(wf: BpmnWorkflow) -> None:
                 for timer in attached:
-                    _set_moment(wf.get_task_from_id(UUID(timer.task_guid)), due)
+                    set_timer_moment(wf.get_task_from_id(UUID(timer.task_guid)), due)
 
             self._advance(
                 session, instance, actor, workflow, {"action": "move_timer", "task_id": task_id}, apply
