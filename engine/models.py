@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
     Text,
     TypeDecorator,
@@ -369,3 +370,24 @@ class ProcessDraft(Base):
     updated_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     published_version: Mapped[int | None] = mapped_column(Integer)
+
+
+# Modules whose tables belong to ``Base.metadata`` beside this one's.
+TABLE_MODULES = (
+    "idempotency",
+    "models_links",
+    "models_messages",
+    "models_notify",
+    "models_registers",
+    "models_signin",
+    "models_workspace",
+)
+
+
+def all_tables() -> MetaData:
+    """The whole schema: every module with tables imported, for migrations and sandboxes."""
+    import importlib
+
+    for module in TABLE_MODULES:
+        importlib.import_module(f"engine.{module}")
+    return Base.metadata

@@ -22,7 +22,7 @@ from sqlalchemy.pool import StaticPool
 from . import bundle, paths, people_fields
 from .clock import ManualClock
 from .identity import ensure_builtin_roles
-from .models import Base, HumanTask, User
+from .models import HumanTask, User, all_tables
 from .policy import NAMED_ONLY_ROLES, SITE_HELD_ROLES, SITES
 from .runtime import ProcessEngine
 
@@ -43,17 +43,7 @@ def memory_database() -> Engine:
     def _on_begin(conn):  # type: ignore[no-untyped-def]
         conn.exec_driver_sql("BEGIN")
 
-    from . import (  # noqa: F401 - their tables belong to the schema too
-        idempotency,
-        models_links,
-        models_messages,
-        models_notify,
-        models_registers,
-        models_signin,
-        models_workspace,
-    )
-
-    Base.metadata.create_all(eng)
+    all_tables().create_all(eng)
     return eng
 
 

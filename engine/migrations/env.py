@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
-from engine import (  # noqa: F401 - same metadata
-    idempotency,
-    models_links,
-    models_messages,
-    models_notify,
-    models_registers,
-    models_signin,
-    models_workspace,
-)
 from engine.db import make_engine
-from engine.models import Base
+from engine.models import all_tables
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = all_tables()
 
 
 def run_migrations_offline() -> None:
