@@ -198,11 +198,21 @@ export class Scenarios {
     }
   }
 
+  // A click on a task while the first one's form is still loading must not be overwritten by
+  // it (nor wipe what was typed into it): only the latest request renders.
   async openTask(task) {
     const holder = this.recorder.querySelector('.sc-task-form');
+    if (!holder) return;
+    const shown = holder.querySelector('form');
+    if (shown && shown.dataset.task === task.bpmn_id && this.pendingTask === undefined) return;
+    const seq = (this.openSeq = (this.openSeq || 0) + 1);
+    this.pendingTask = task.bpmn_id;
     const file = task.form ? task.form.split('/').pop() : '';
     const form = el('form', { class: 'task-form sc-form', 'data-task': task.bpmn_id }, el('h4', {}, task.name), el('div', { class: 'fields' }));
-    form.querySelector('.fields').innerHTML = await this.formHtml(file);
+    const html = await this.formHtml(file);
+    if (seq !== this.openSeq || !holder.isConnected) return;
+    this.pendingTask = undefined;
+    form.querySelector('.fields').innerHTML = html;
     form.append(el('button', { type: 'submit', class: 'primary sc-complete' }, t('complete')));
     form.addEventListener('submit', (e) => { e.preventDefault(); this.step(task.bpmn_id, file, form); });
     holder.innerHTML = '';
