@@ -40,6 +40,8 @@ def _digest(values: dict[str, Any]) -> str:
         "at": values["created_at"].isoformat(),
         "prev": values["prev_hash"],
     }
+    if values.get("online_name"):  # added later: events from before it hash as they did
+        body["online_name"] = values["online_name"]
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -58,8 +60,9 @@ def record(
     task_guid: str | None = None,
     bpmn_id: str | None = None,
     data: dict[str, Any] | None = None,
+    chain: str | None = None,
 ) -> str:
-    """Append one event to its instance's chain, or to the system chain when there is none.
+    """Append one event to its instance's chain, or to ``chain`` (default: the system chain).
 
     An instance's chain tail lives on its row and moves under the instance lock, so
     appending costs no read. System events read their tail; a unique (chain, seq)
@@ -68,7 +71,7 @@ def record(
     if instance is not None:
         chain, seq, prev = chain_for(instance.id), instance.audit_seq + 1, instance.audit_hash
     else:
-        chain = SYSTEM_CHAIN
+        chain = chain or SYSTEM_CHAIN
         last = session.execute(
             select(AuditEvent.seq, AuditEvent.hash)
             .where(AuditEvent.chain == chain)
@@ -84,6 +87,7 @@ def record(
         "actor_id": actor.id if actor else None,
         "actor_username": actor.username if actor else None,
         "agent_code": actor.agent_code if actor else None,
+        "online_name": actor.online_name if actor else None,
         "task_guid": task_guid,
         "bpmn_id": bpmn_id,
         "data": json.loads(json.dumps(data or {}, default=str)),
@@ -98,6 +102,29 @@ def record(
     if instance is not None:
         instance.audit_seq, instance.audit_hash = seq, values["hash"]
     return values["hash"]
+
+
+def record_on_case(
+    session: Session,
+    instance_id: int,
+    kind: str,
+    at: datetime,
+    *,
+    actor: User | None = None,
+    data: dict[str, Any] | None = None,
+) -> str:
+    """Append a record that is not a workflow step (a comment, an evidence file, an export).
+
+    The instance row is locked first, so the tail moves as under a step and a step running
+    at the same time waits or meets a version conflict instead of forking the chain.
+    """
+    instance = session.execute(
+        select(ProcessInstance)
+        .where(ProcessInstance.id == instance_id)
+        .with_for_update(of=ProcessInstance)
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    return record(session, kind, at, instance=instance, actor=actor, data=data)
 
 
 @dataclass(frozen=True)

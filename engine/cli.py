@@ -8,13 +8,14 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import audit, inbox, logs, policy
+from . import audit, inbox, logs, policy, signatures, signin
 from .context import Runtime, build_runtime
 from .db import session_scope
 from .errors import DeployError, MutuError, ValidationFailed
@@ -288,12 +289,30 @@ def assign_cmd(obj: Ctx, as_json: bool, task_id: int, assignee: str, username: s
 @click.argument("task_id", type=int)
 @click.option("--data", default=None, help="JSON object (or @file) with the form data.")
 @click.option("--as", "username", required=True)
-def complete_cmd(obj: Ctx, as_json: bool, task_id: int, data: str | None, username: str) -> None:
-    """Complete a task with its form data."""
+@click.option("--sign", is_flag=True, help="Sign the step (asks for the user's password on stdin).")
+def complete_cmd(obj: Ctx, as_json: bool, task_id: int, data: str | None, username: str, sign: bool) -> None:
+    """Complete a task with its form data; a step the process marks as signed needs --sign."""
     rt = obj.runtime
+    signed = None
+    if sign:
+        password = click.prompt("password", hide_input=True, err=True)
+        with session_scope(rt.sessions) as session:
+            actor = _acting(session, username)
+            try:
+                signed = signatures.confirm(
+                    session,
+                    actor,
+                    password,
+                    rt.engine.clock.now(),
+                    max_failures=rt.settings.login_max_failures,
+                    window=timedelta(minutes=rt.settings.login_lockout_minutes),
+                )
+            except (signatures.SignatureRefused, signin.LoginThrottled):
+                session.commit()  # a wrong password counts towards the lockout
+                raise
     with session_scope(rt.sessions) as session:
         actor = _acting(session, username)
-        result = rt.engine.complete(session, task_id, actor, _data(data))
+        result = rt.engine.complete(session, task_id, actor, _data(data), signature=signed)
         payload = _step_payload(result)
     _report_step(as_json, payload, f"completed task {task_id}")
 

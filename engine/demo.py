@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import signatures
 from .clock import Clock
 from .identity import create_user
 from .models import HumanTask, ProcessInstance, ProcessVersion, User
@@ -362,6 +363,7 @@ def load_demo_cases(session: Session, engine: ProcessEngine) -> list[int]:
                     HumanTask.status == "open",
                 )
             ).scalar_one()
-            engine.complete(session, task.id, users[username], form)
+            signed = signatures.witnessed(users[username], engine.clock.now(), "demo")
+            engine.complete(session, task.id, users[username], form, signature=signed)
         started.append(instance.id)
     return started

@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from . import signatures
 from .errors import Problem
 from .forms import schema_problem
 from .identity import BUILTIN_ROLES
@@ -199,6 +200,8 @@ def glue_problems(files: dict[str, str], key: str) -> list[tuple[str, Problem]]:
                 if name not in known:
                     missing = f"shows {task}: no form has a field {name!r}"
                     found.append(("warning", Problem(path, "shows", missing)))
+    for wrong in signatures.glue_problems(glue, set()):
+        found.append(("error", Problem(path, "signatures", wrong)))
     for field in ("owner_role", "objective", "kpi_target"):
         if not glue.get(field):
             found.append(

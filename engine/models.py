@@ -325,6 +325,8 @@ class AuditEvent(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
     actor_username: Mapped[str | None] = mapped_column(String(64))
     agent_code: Mapped[str | None] = mapped_column(String(20), index=True)
+    # The name the agent serves under (manual 8.5.2), kept with the code as it was then.
+    online_name: Mapped[str | None] = mapped_column(String(100))
     task_guid: Mapped[str | None] = mapped_column(String(36))
     bpmn_id: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, case, delete, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from . import metrics
+from . import audit, metrics
 from .errors import MutuError
 from .identity import check_password
 from .models import User, UTCDateTime
@@ -111,6 +111,33 @@ def sign_in(
     return user
 
 
+def confirm_password(
+    session: Session,
+    user: User,
+    password: str,
+    now: datetime,
+    *,
+    max_failures: int = 5,
+    window: timedelta = timedelta(minutes=15),
+) -> None:
+    """Check a signed-in user's password again (an e-signature): a wrong one counts as a failed sign-in.
+
+    It takes from the same budget as signing in, so guessing through signatures locks the
+    account just as guessing at the sign-in page does. The caller commits on failure too.
+    """
+    key = f"user:{user.username.lower()}"
+    minutes = int(window.total_seconds() // 60)
+    with session.begin_nested() as claim:
+        if not _claim(session, key, now, window, max_failures):
+            claim.rollback()
+            raise LoginThrottled(minutes)
+    if not user.active or not password or not check_password(user, password):
+        session.add(LoginFailure(username=user.username, remote_addr=None, at=now))
+        metrics.SIGNIN_FAILURES.inc()
+        raise BadCredentials("wrong password")
+    _release(session, key)
+
+
 # -- browser sessions ---------------------------------------------------------------------------
 
 
@@ -174,6 +201,14 @@ def accept_statement(
             accepted_at=now,
             remote_addr=remote_addr,
         )
+    )
+    audit.record(
+        session,
+        "statement_accepted",
+        now,
+        actor=user,
+        chain=f"user:{user.id}",
+        data={"text_version": text_version, "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()},
     )
 
 

@@ -16,6 +16,7 @@ import filetype
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
+from . import audit
 from .errors import MutuError, NotAuthorized, NotFound
 from .models import AuditEvent, CaseRecord, HumanTask, ProcessInstance, User
 from .models_signin import ApiToken, LoginFailure, LoginThrottle, WebSession
@@ -93,6 +94,14 @@ def add_comment(session: Session, instance_id: int, user: User, body: str, now: 
     comment = Comment(instance_id=instance_id, user_id=user.id, body=body, created_at=now)
     session.add(comment)
     session.flush()
+    audit.record_on_case(
+        session,
+        instance_id,
+        "commented",
+        now,
+        actor=user,
+        data={"comment_id": comment.id, "sha256": hashlib.sha256(body.encode("utf-8")).hexdigest()},
+    )
     return comment
 
 
@@ -188,7 +197,21 @@ def store_attachment(
     )
     session.add(row)
     session.flush()
+    if instance_id is not None:
+        _evidence_event(session, row, user, now)
     return row
+
+
+def _evidence_event(session: Session, row: Attachment, user: User, now: datetime) -> None:
+    assert row.instance_id is not None
+    audit.record_on_case(
+        session,
+        row.instance_id,
+        "evidence_added",
+        now,
+        actor=user,
+        data={"attachment_id": row.id, "filename": row.filename, "size": row.size, "sha256": row.sha256},
+    )
 
 
 def claim_attachments(session: Session, ids: list[int], instance_id: int, user: User) -> list[Attachment]:
@@ -200,6 +223,7 @@ def claim_attachments(session: Session, ids: list[int], instance_id: int, user: 
             raise NotFound(f"no evidence file {att_id}")
         if row.instance_id is None and row.uploaded_by_id == user.id:
             row.instance_id = instance_id
+            _evidence_event(session, row, user, row.uploaded_at)
         elif row.instance_id != instance_id:
             raise NotAuthorized(f"evidence file {att_id} belongs to another case")
         rows.append(row)

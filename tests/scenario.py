@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from engine import bundle, paths, scenarios
+from engine import bundle, paths, scenarios, signatures
 from engine.deploy import read_sources
 from engine.models import CaseRecord
 from engine.registry import load_registry
@@ -99,7 +99,8 @@ class Case:
 
     def do(self, bpmn_id: str, user, data=None):  # type: ignore[no-untyped-def]
         task = task_by_bpmn(self.session, self.instance.id, bpmn_id)
-        result = self.engine.complete(self.session, task.id, user, data or {})
+        signed = signatures.witnessed(user, self.engine.clock.now(), "sandbox")
+        result = self.engine.complete(self.session, task.id, user, data or {}, signature=signed)
         assert result.incident is None, result.incident and result.incident.message
         assert_inbox_matches(self.session, self.engine, self.instance)
         return task

@@ -93,6 +93,7 @@ def test_a_nonconformity_goes_from_report_to_closure_through_the_pages(web: WebE
     if page.locator("#claim").count():
         page.click("#claim")
     page.check("input[name='f.plan_approved'][value=true]")
+    page.fill("#signature-password", "secret-pass")
     page.click("#complete")
     done(qmr, "Persetujuan rencana tindakan")
 
@@ -115,6 +116,7 @@ def test_a_nonconformity_goes_from_report_to_closure_through_the_pages(web: WebE
     open_from_roles(qc, "Verifikasi efektivitas")
     qc.page.check("input[name='f.effective'][value=true]")
     qc.page.fill("textarea[name='f.verification_note']", "Tapping ulang: informasi tarif sudah benar")
+    qc.page.fill("#signature-password", "secret-pass")
     qc.page.click("#complete")
     qc.page.wait_for_selector(".flash.info")
     qc.go(f"/cases/{instance_id}")

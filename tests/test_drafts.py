@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine import drafts, versioning
+from engine import drafts, signatures, versioning
 from engine.errors import Conflict, NotAuthorized
 from engine.models import AuditEvent, ProcessInstance, ProcessVersion
+from engine.signatures import SignatureRequired
 from tests.helpers import NC_REPORT, task_by_bpmn
 
 BPMN = "bpmn/nonconformity.bpmn"
@@ -86,7 +87,10 @@ def test_publish_waits_for_the_director_then_new_cases_take_the_new_version(sess
     assert data["changes"] == ["workflows/nonconformity/forms/triase.json: title changed"]
     with pytest.raises(NotAuthorized):
         library.complete(session, approve.id, people.qmr, {"decision": "approve"})
-    library.complete(session, approve.id, people.director, {"decision": "approve"})
+    with pytest.raises(SignatureRequired):  # the Director's approval is signed
+        library.complete(session, approve.id, people.director, {"decision": "approve"})
+    signed = signatures.witnessed(people.director, library.clock.now(), "sandbox")
+    library.complete(session, approve.id, people.director, {"decision": "approve"}, signature=signed)
     session.refresh(version)
     assert version.state == "approved" and version.approved_by_id == people.director.id
     assert library.latest_version(session, "nonconformity").version == 2
@@ -126,7 +130,11 @@ def test_a_returned_version_never_takes_effect(session, library, people):  # typ
     ).scalar_one()
     approve = task_by_bpmn(session, change.id, "pc_approve")
     library.complete(
-        session, approve.id, people.director, {"decision": "return", "return_reason": "Judul terlalu singkat"}
+        session,
+        approve.id,
+        people.director,
+        {"decision": "return", "return_reason": "Judul terlalu singkat"},
+        signature=signatures.witnessed(people.director, library.clock.now(), "sandbox"),
     )
     session.refresh(version)
     assert version.state == "returned" and version.decision_note == "Judul terlalu singkat"

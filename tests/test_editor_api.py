@@ -7,6 +7,7 @@ import json
 import zipfile
 
 from tests.test_api import REPORT, api_for
+from tests.web_support import PASSWORD
 
 BPMN = "bpmn/nonconformity.bpmn"
 TRIAGE = "workflows/nonconformity/forms/triase.json"
@@ -145,10 +146,12 @@ def test_publish_approve_and_move_cases_through_the_api(web):  # type: ignore[no
         for t in director.call("GET", "/tasks?scope=roles").get_json()["items"]
         if t["bpmn_id"] == "pc_approve"
     )
-    assert (
-        director.call("POST", f"/tasks/{task['id']}/complete", {"data": {"decision": "approve"}}).status_code
-        == 200
-    )
+    # The Director's approval is signed: without the password again it is refused, with it taken.
+    unsigned = director.call("POST", f"/tasks/{task['id']}/complete", {"data": {"decision": "approve"}})
+    assert unsigned.status_code == 422 and unsigned.get_json()["error"]["code"] == "signature_required"
+    signed = {"data": {"decision": "approve"}, "signature": {"password": PASSWORD}}
+    answer = director.call("POST", f"/tasks/{task['id']}/complete", signed)
+    assert answer.status_code == 200, answer.get_json()
     versions = {
         v["version"]: v for v in qmr.call("GET", "/processes/nonconformity/versions").get_json()["items"]
     }

@@ -142,6 +142,7 @@ def test_the_qmr_edits_checks_publishes_and_the_director_approves(web, staff):  
     assert "Masa tunggu verifikasi 21 hari" in director.page.content()
     assert director.page.get_attribute("a.case-link", "href") == "/processes/nonconformity/versions/2/diff"
     director.page.select_option("select[name='f.decision']", "approve")
+    director.page.fill("#signature-password", "secret-pass")
     director.page.click("#complete")
     director.shot("editor-4-director-approved")
 

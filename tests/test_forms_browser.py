@@ -57,6 +57,15 @@ def approve(staff: Any, version: int) -> None:
     director.go("/inbox?scope=roles")
     director.page.click("a.task-link >> text=Setujui perubahan proses")
     director.page.select_option("select[name='f.decision']", "approve")
+    # The Director's approval is signed: a wrong password is refused and nothing is taken.
+    director.page.fill("#signature-password", "bukan-sandi-saya")
+    director.page.click("#complete")
+    director.page.wait_for_selector("#signature-error")
+    assert "Kata sandi salah" in director.page.inner_text("#signature-error")
+    director.shot("signature-1-wrong-password-refused")
+    director.page.select_option("select[name='f.decision']", "approve")
+    director.page.fill("#signature-password", "secret-pass")
+    director.shot("signature-2-director-signs")
     director.page.click("#complete")
     director.page.wait_for_selector(".flash")
 

@@ -66,8 +66,12 @@ def test_happy_path_through_gateway_split_call_activity_and_dmn(session, engine,
     assert kinds[0] == "started" and kinds[-1] == "instance_completed"
     assert kinds.count("completed") == 6
     data = engine._load(result.instance).last_task.data
-    assert data["completed_by"]["raise"] == {"username": "qc", "agent_code": "2001"}
-    assert data["completed_by"]["acknowledge"] == {"username": "agent", "agent_code": "1001"}
+    assert data["completed_by"]["raise"] == {"username": "qc", "agent_code": "2001", "online_name": "Qc"}
+    assert data["completed_by"]["acknowledge"] == {
+        "username": "agent",
+        "agent_code": "1001",
+        "online_name": "Agent",
+    }
 
 
 def test_exclusive_gateway_condition_ends_rejected(session, engine, deployed, people):

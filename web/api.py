@@ -17,6 +17,7 @@ from engine.models import CaseRecord, HumanTask, ProcessInstance
 from engine.policy import STATEMENT, STATEMENT_VERSION
 from engine.signin import BadCredentials, LoginThrottled
 
+from . import signing
 from .cases import _process_keys
 from .core import MAX_PAGE, db, engine, now, runtime, task_label, use_case_glue
 from .idempotent import once
@@ -286,15 +287,28 @@ def unclaim(task_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/tasks/<int:task_id>/complete")
 def complete(task_id: int):  # type: ignore[no-untyped-def]
-    data = _body("data").get("data", {})
+    body = _body("data", "signature")
+    data = body.get("data", {})
     if not isinstance(data, dict):
         raise ApiError(400, "bad_request", "data must be a JSON object")
-    return once(lambda: _complete(task_id, data))
+    sign = body.get("signature")
+    if sign is not None and not (isinstance(sign, dict) and isinstance(sign.get("password"), str)):
+        raise ApiError(400, "bad_request", "signature must be an object with the user's password")
+    return once(lambda: _complete(task_id, data, sign["password"] if sign else None))
 
 
-def _complete(task_id: int, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def _complete(task_id: int, data: dict[str, Any], password: str | None) -> tuple[dict[str, Any], int]:
     # Any draft of the task goes with the scheduler's hourly housekeeping.
-    result = engine().complete(db(), task_id, current_user, data)
+    signed = None
+    if password is not None:
+        row = policy.get_task_for(db(), task_id, current_user)
+        instance = db().get(ProcessInstance, row.instance_id)
+        if instance is not None and signing.meaning_for(row, instance):
+            try:
+                signed = signing.confirm(password)
+            except signing.Refused as exc:
+                raise ApiError(exc.status, exc.code, str(exc)) from None
+    result = engine().complete(db(), task_id, current_user, data, signature=signed)
     payload: dict[str, Any] = {
         "instance_id": result.instance.id,
         "status": result.instance.status,

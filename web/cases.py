@@ -17,7 +17,7 @@ from engine.models import CaseRecord, ProcessInstance, ProcessVersion
 from engine.models_workspace import Attachment
 from engine.spiff import parse_xml
 
-from . import formkit, status_words
+from . import formkit, signing, status_words
 from .core import (
     back_to,
     db,
@@ -74,6 +74,8 @@ def case_context(instance: ProcessInstance) -> dict[str, Any]:
                 if entry.kind in ("started", "completed")
                 else [Shown(_("Reason"), "text", entry.data["reason"])]
                 if entry.data.get("reason")
+                else [Shown(_("Fingerprint of the signed data (SHA-256)"), "text", entry.data["data_sha256"])]
+                if entry.kind == "signed" and entry.data.get("data_sha256")
                 else [],
                 "note": _history_note(entry),
             }
@@ -151,6 +153,11 @@ def _history_note(entry: workspace.HistoryEntry) -> str:
         "linked": _("linked the case"),
         "unlinked": _("removed a link"),
         "trend_raised": _("raised by a trend rule"),
+        "commented": _("added a comment"),
+        "evidence_added": _("added the evidence file %(name)s", name=entry.data.get("filename", "")),
+        "signed": signing.history_note(entry.data) if entry.kind == "signed" else "",
+        "exported": _("exported the case record"),
+        "in_evidence_pack": _("included in an evidence pack"),
     }
     return words.get(entry.kind, entry.kind.replace("_", " "))
 

@@ -76,6 +76,21 @@ DATA_BODY = {
     },
     "required": ["data"],
 }
+COMPLETE_BODY = {
+    **DATA_BODY,
+    "properties": {
+        **DATA_BODY["properties"],
+        "signature": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"password": {"type": "string", "maxLength": 1000}},
+            "required": ["password"],
+            "description": "a step the process marks as signed needs the user's password again "
+            "(403 signature_refused when wrong, counted towards the sign-in lockout; 422 "
+            "signature_required when missing)",
+        },
+    },
+}
 OBJ = {"type": "object"}
 IDEM = {
     "name": "Idempotency-Key",
@@ -310,7 +325,8 @@ def document() -> dict[str, Any]:
                     404,
                     409,
                     422,
-                    body=DATA_BODY,
+                    429,
+                    body=COMPLETE_BODY,
                     params=[task_id, IDEM],
                 )
             },

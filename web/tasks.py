@@ -14,7 +14,7 @@ from engine.errors import NotFound, ValidationFailed
 from engine.identity import get_user
 from engine.models import HumanTask, ProcessInstance, User
 
-from . import formkit
+from . import formkit, signing
 from .cases import SITES, _process_keys, case_context
 from .core import (
     back_to,
@@ -153,6 +153,13 @@ def _schema(row: HumanTask, instance: ProcessInstance) -> dict[str, Any]:
     return with_people(schema or {"type": "object", "properties": {}}, row.site)
 
 
+def _signature_box(row: HumanTask, instance: ProcessInstance, error: str | None) -> dict[str, Any] | None:
+    meaning = signing.meaning_for(row, instance)
+    if meaning is None:
+        return None
+    return {"meaning": signing.meaning_word(meaning), "statement": signing.statement(meaning), "error": error}
+
+
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
 def task_page(task_id: int):  # type: ignore[no-untyped-def]
     row, instance = _open_task(task_id)
@@ -170,6 +177,7 @@ def task_page(task_id: int):  # type: ignore[no-untyped-def]
     errors: dict[str, list[str]] = {}
     status = 200
     draft = workspace.load_draft(db(), row.id, current_user)
+    sign_error = None
     if request.method == "POST":
         policy.check_may_work(row, current_user)  # reading a task is not writing to it
         action = request.form.get("action", "complete")
@@ -179,9 +187,18 @@ def task_page(task_id: int):  # type: ignore[no-untyped-def]
             db().commit()
             flash(_("Draft saved."), "info")
             return redirect(url_for("tasks.task_page", task_id=row.id))
-        if not errors:
+        meaning = signing.meaning_for(row, instance)
+        signed = None
+        if not errors and meaning:
             try:
-                result = engine().complete(db(), row.id, current_user, values, claim_next=True)
+                signed = signing.confirm(request.form.get("signature_password", ""))
+            except signing.Refused as exc:
+                sign_error, status = exc.message, exc.status
+        if not errors and not sign_error:
+            try:
+                result = engine().complete(
+                    db(), row.id, current_user, values, claim_next=True, signature=signed
+                )
             except ValidationFailed as exc:
                 errors = {}
                 for detail in exc.details:
@@ -199,7 +216,7 @@ def task_page(task_id: int):  # type: ignore[no-untyped-def]
                     return redirect(url_for("tasks.task_page", task_id=nxt.id))
                 return redirect(url_for("tasks.inbox"))
         db().commit()  # keep the evidence files uploaded with a form that has errors
-        status = 422
+        status = status if sign_error else 422
     elif draft is not None:
         values = draft.data
     assignee = db().get(User, row.assignee_id) if row.assignee_id else None
@@ -228,5 +245,6 @@ def task_page(task_id: int):  # type: ignore[no-untyped-def]
         can_assign=can_assign,
         candidates=candidates,
         earlier=show_values(row.process_key, earlier, files),
+        signature=_signature_box(row, instance, sign_error),
         **context,
     ), status

@@ -11,7 +11,7 @@ from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import audit, notify, people_fields, policy
+from .. import audit, notify, people_fields, policy, signatures
 from .. import clock as clock_mod
 from ..errors import Conflict, InvalidState, NotFound
 from ..forms import allow_listed
@@ -25,6 +25,7 @@ from ..models import (
 from ..projection import (
     pending,
 )
+from ..signatures import Confirmation
 from ..spiff import FULL_SERIALIZER
 from .types import (
     StepResult,
@@ -42,11 +43,13 @@ class TaskMixin:
         data: dict[str, Any] | None = None,
         *,
         claim_next: bool = False,
+        signature: Confirmation | None = None,
     ) -> StepResult:
         """Complete a human task with form data, validated against its form first.
 
         ``claim_next``: the first task this step opens that is meant for the actor (by role or
         name, not by an admin's office) is claimed for them, as the person at the screen goes on.
+        ``signature``: the password confirmation a step the glue marks as signed needs.
         """
         row, instance = self._lock_task(session, task_id)
         self._require_running(instance)
@@ -60,6 +63,10 @@ class TaskMixin:
         validate_form(schema or {"type": "object"}, data)
         if schema and people_fields.person_fields(schema):
             people_fields.check(session, schema, data, row.site)
+        meta = self.glue_of(session, instance.process_version).meta
+        signed = signatures.sign(
+            signatures.meaning_of(meta, row.bpmn_id), actor, signature, data, self.clock.now()
+        )
         workflow = self._load(instance)
         task = self._ready_task(workflow, row)
 
@@ -74,6 +81,8 @@ class TaskMixin:
             "data": data,
             "actor": actor.username,
         }
+        if signed is not None:
+            action["signature"] = signed  # an incident's retry writes it when the step succeeds
         result = self._advance(session, instance, actor, workflow, action, apply, completed=row)
         if claim_next and result.incident is None:
             for new in result.new_tasks or []:
@@ -305,7 +314,11 @@ def _sign(task: Any, row: HumanTask, actor: User | None) -> None:
     if actor is None:
         return
     signed = dict(task.data.get(COMPLETED_BY) or {})
-    signed[row.bpmn_id] = {"username": actor.username, "agent_code": actor.agent_code}
+    signed[row.bpmn_id] = {
+        "username": actor.username,
+        "agent_code": actor.agent_code,
+        "online_name": actor.online_name,
+    }
     task.data[COMPLETED_BY] = signed
 
 

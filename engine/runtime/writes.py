@@ -80,6 +80,17 @@ class WriteMixin:
                 bpmn_id=step.completed.bpmn_id,
                 data={"name": step.completed.name, "data": step.action.get("data", {})},
             )
+            if step.action.get("signature"):
+                audit.record(
+                    session,
+                    "signed",
+                    now,
+                    instance=instance,
+                    actor=step.actor,
+                    task_guid=step.completed.task_guid,
+                    bpmn_id=step.completed.bpmn_id,
+                    data=step.action["signature"],
+                )
         if snap.completed:
             audit.record(session, "instance_completed", now, instance=instance, data={"ends": ends})
         return new_rows

@@ -1,6 +1,7 @@
 """Indonesian words of the web app, keyed by the English source text; ``make messages`` keeps the .po."""
 
 from id_words_daily import DAILY_WORDS  # fill.py puts this folder on sys.path
+from id_words_records import RECORD_WORDS
 
 WORDS = {
     "Not allowed": "Tidak diizinkan",
@@ -263,3 +264,4 @@ WORDS = {
 
 # The daily work's pages (notifications, oversight, dates, links, rules, faults), kept apart for size.
 WORDS.update(DAILY_WORDS)
+WORDS.update(RECORD_WORDS)
