@@ -15,7 +15,7 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import audit, inbox, logs, policy, signatures, signin
+from . import audit, inbox, logs, policy, signatures
 from .context import Runtime, build_runtime
 from .db import session_scope
 from .errors import DeployError, MutuError, ValidationFailed
@@ -296,20 +296,11 @@ def complete_cmd(obj: Ctx, as_json: bool, task_id: int, data: str | None, userna
     signed = None
     if sign:
         password = click.prompt("password", hide_input=True, err=True)
-        with session_scope(rt.sessions) as session:
-            actor = _acting(session, username)
-            try:
-                signed = signatures.confirm(
-                    session,
-                    actor,
-                    password,
-                    rt.engine.clock.now(),
-                    max_failures=rt.settings.login_max_failures,
-                    window=timedelta(minutes=rt.settings.login_lockout_minutes),
-                )
-            except (signatures.SignatureRefused, signin.LoginThrottled):
-                session.commit()  # a wrong password counts towards the lockout
-                raise
+        window = timedelta(minutes=rt.settings.login_lockout_minutes)
+        signed = signatures.confirm_apart(
+            rt.sessions, username, password, rt.engine.clock.now(),
+            max_failures=rt.settings.login_max_failures, window=window,
+        )  # fmt: skip
     with session_scope(rt.sessions) as session:
         actor = _acting(session, username)
         result = rt.engine.complete(session, task_id, actor, _data(data), signature=signed)

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from . import signin
+from .db import session_scope
 from .errors import MutuError, NotAuthorized
+from .identity import get_user
 from .models import User
 
 # What a signature may mean; pages show their words in the reader's language.
@@ -85,6 +87,25 @@ def confirm(
     except signin.BadCredentials:
         raise SignatureRefused("the password is wrong; the signature was not given") from None
     return Confirmation(user.id, now, "password")
+
+
+def confirm_apart(
+    sessions: sessionmaker[Session],
+    username: str,
+    password: str,
+    now: datetime,
+    *,
+    max_failures: int = 5,
+    window: timedelta = timedelta(minutes=15),
+) -> Confirmation:
+    """:func:`confirm` in a transaction of its own, for edges (the CLI) that step in another."""
+    with session_scope(sessions) as session:
+        user = get_user(session, username)
+        try:
+            return confirm(session, user, password, now, max_failures=max_failures, window=window)
+        except (SignatureRefused, signin.LoginThrottled):
+            session.commit()  # a wrong password counts towards the lockout
+            raise
 
 
 def witnessed(user: User, at: datetime, method: str) -> Confirmation:

@@ -299,15 +299,10 @@ def complete(task_id: int):  # type: ignore[no-untyped-def]
 
 def _complete(task_id: int, data: dict[str, Any], password: str | None) -> tuple[dict[str, Any], int]:
     # Any draft of the task goes with the scheduler's hourly housekeeping.
-    signed = None
-    if password is not None:
-        row = policy.get_task_for(db(), task_id, current_user)
-        instance = db().get(ProcessInstance, row.instance_id)
-        if instance is not None and signing.meaning_for(row, instance):
-            try:
-                signed = signing.confirm(password)
-            except signing.Refused as exc:
-                raise ApiError(exc.status, exc.code, str(exc)) from None
+    try:
+        signed = signing.confirm_for(task_id, password)
+    except signing.Refused as exc:
+        raise ApiError(exc.status, exc.code, str(exc)) from None
     result = engine().complete(db(), task_id, current_user, data, signature=signed)
     payload: dict[str, Any] = {
         "instance_id": result.instance.id,

@@ -13,7 +13,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from engine import signatures
+from engine import policy, signatures
 from engine.models import HumanTask, ProcessInstance
 from engine.signin import LoginThrottled
 
@@ -79,6 +79,17 @@ def confirm(password: str) -> signatures.Confirmation:
             429,
             "too_many_attempts",
         ) from None
+
+
+def confirm_for(task_id: int, password: str | None) -> signatures.Confirmation | None:
+    """A confirmation when the task is signed and a password came with it (the engine asks if none)."""
+    if password is None:
+        return None
+    row = policy.get_task_for(db(), task_id, current_user)
+    instance = db().get(ProcessInstance, row.instance_id)
+    if instance is None or not meaning_for(row, instance):
+        return None
+    return confirm(password)
 
 
 def history_note(data: dict[str, Any]) -> str:
