@@ -27,11 +27,12 @@ def _expire_cached(session: Session, model: type, ident: Any) -> None:
 # Set on a new instance's __dict__ (not a column) until its first step writes the case row.
 CASE_INSERT = "_mutu_case_insert"
 _NO_INSERT = object()
+_TIMES = ("opened_at", "closed_at", "reopened")  # what the reports count, from the instance
 _CASE_INSERT = insert(CaseRecord.__table__)
 _CASE_UPDATE = (
     update(CaseRecord.__table__)
     .where(CaseRecord.__table__.c.instance_id == bindparam("case_id"))
-    .values({c: bindparam(c) for c in (*CASE_COLUMNS, "fields", "updated_at")})
+    .values({c: bindparam(c) for c in (*CASE_COLUMNS, *_TIMES, "fields", "updated_at")})
 )
 
 
@@ -60,6 +61,10 @@ def write_case(
     if "status" not in glue.case_fields:
         row["status"] = instance.status
     row["fields"] = extra
+    row["opened_at"] = instance.started_at
+    row["closed_at"] = instance.ended_at if instance.status == "completed" else None
+    reopened = extra.get("reopen_count")
+    row["reopened"] = reopened if isinstance(reopened, int) and not isinstance(reopened, bool) else 0
     digest = hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode("utf-8")).hexdigest()
     if digest == instance.case_hash:
         return  # most steps change no case field: skip the statement

@@ -177,7 +177,7 @@ def _uncovered(now: datetime, days: int) -> Any:
 def evaluate(session: Session, engine: Any, now: datetime) -> list[int]:
     """Raise the nonconformities the active rules call for; return the new instances' ids."""
     raised: list[int] = []
-    source_of = CaseRecord.fields["source"].as_string()
+    source_of = CaseRecord.source
     for kind, rule in rules(session).items():
         if not rule.active:
             continue
@@ -212,13 +212,12 @@ def _raise(
     numbers = ", ".join(c.number or str(c.instance_id) for c in cases if c is not None)
     latest = cases[-1]
     assert latest is not None
-    fields = latest.fields or {}
     if kind == "agent_findings":
         what = f"Tren: {len(ids)} temuan untuk agen {key[0]} dalam {rule.window_days} hari ({numbers})"
     else:
         what = f"Tren: {len(ids)} temuan {key[1]} di {key[0]} dalam {rule.window_days} hari ({numbers})"
     data = {
-        "source": fields.get("source") or "other",
+        "source": latest.source or "other",
         "service": latest.service or "147",
         "site": latest.site,
         "description": what[:2000],

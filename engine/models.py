@@ -61,6 +61,7 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     agent_code: Mapped[str | None] = mapped_column(String(20), unique=True)
     online_name: Mapped[str | None] = mapped_column(String(100))
+    team: Mapped[str | None] = mapped_column(String(60))
     full_name: Mapped[str] = mapped_column(String(200), default="")
     site: Mapped[str | None] = mapped_column(String(40))
     password_hash: Mapped[str] = mapped_column(String(255))
@@ -214,6 +215,7 @@ class HumanTask(Base):
             postgresql_where=UNCLAIMED_SQL,
         ),
         Index("ix_human_task_instance", "instance_id", "status"),
+        Index("ix_human_task_completed_by", "completed_by_id", "completed_at"),
         # Every open task in due order: the QMR's and team leaders' view of the work.
         Index("ix_human_task_open_due", "due_at", "id", sqlite_where=OPEN_SQL, postgresql_where=OPEN_SQL),
     )
@@ -258,6 +260,9 @@ class CaseRecord(Base):
         Index("ix_case_process_status", "process_key", "status"),
         Index("ix_case_site", "site"),
         Index("ix_case_agent", "agent_code"),
+        # The reports count cases of one process opened or closed in a period.
+        Index("ix_case_opened", "process_key", "opened_at"),
+        Index("ix_case_closed", "process_key", "closed_at"),
         # Only the counter gives numbers; the database refuses a second case with one.
         Index("uq_case_number", "process_key", "number", unique=True),
     )
@@ -271,7 +276,11 @@ class CaseRecord(Base):
     severity: Mapped[str | None] = mapped_column(String(20))
     agent_code: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[str | None] = mapped_column(String(40))
+    source: Mapped[str | None] = mapped_column(String(40))
     fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -380,6 +389,7 @@ TABLE_MODULES = (
     "models_links",
     "models_messages",
     "models_notify",
+    "models_records",
     "models_registers",
     "models_signin",
     "models_workspace",

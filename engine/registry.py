@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_PERSONAL_ROLES = ("qmr", "quality_control", "director", "admin")
-CASE_COLUMNS = ("number", "summary", "site", "service", "severity", "agent_code", "status")
+CASE_COLUMNS = ("number", "summary", "site", "service", "severity", "agent_code", "status", "source")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from . import paths, signatures
 from .errors import MutuError, ValidationFailed
 from .models import CaseRecord, HumanTask, Incident, ProcessInstance, Timer
 from .models_registers import Supplier
+from .registry import CASE_COLUMNS
 from .sandbox import Sandbox, named_people, person, worker_for
 from .scenario_format import MAX_WAIT, SCHEMA, duration, problems  # noqa: F401 - SCHEMA is the format
 from .timers import due_timer_ids
@@ -296,7 +297,7 @@ class _Run:
         if row is None:
             return {}
         values = dict(row.fields or {})
-        for column in ("number", "summary", "site", "service", "severity", "agent_code", "status"):
+        for column in CASE_COLUMNS:
             values[column] = getattr(row, column)
         return values
 

@@ -27,6 +27,9 @@ from .workspace import housekeeping
 log = logging.getLogger(__name__)
 
 
+PACK_POLL_SECONDS = 2.0  # how soon a requested evidence pack is taken up
+
+
 def fire_due_timers(factory: sessionmaker[Session], engine: ProcessEngine, limit: int = 100) -> int:
     """Fire up to ``limit`` due timers, each claimed and fired in its own transaction.
 
@@ -109,6 +112,13 @@ def tidy(rt: Runtime) -> dict[str, int]:
         return done
 
 
+def evidence_packs(rt: Runtime) -> int:
+    """Build the evidence packs people asked for, off the web workers."""
+    from . import packs
+
+    return packs.run_pending(rt.sessions, rt.settings.upload_dir, rt.engine.clock.now)
+
+
 def _to_workers(job: str) -> Callable[[Runtime], object]:
     def hand_over(rt: Runtime) -> None:
         from .worker import enqueue
@@ -127,6 +137,7 @@ def periodic_job_definitions(rt: Runtime) -> list[JobDefinition]:
             JobDefinition("notifications", _to_workers("notifications"), rt.settings.timer_poll_seconds),
             JobDefinition("digests", _to_workers("digests"), 86400.0, at_hour=rt.settings.digest_hour),
             JobDefinition("trend-rules", trends, 3600.0),
+            JobDefinition("evidence-packs", _to_workers("evidence_packs"), PACK_POLL_SECONDS),
         ]
     return [
         JobDefinition("fire-due-timers", tick, rt.settings.timer_poll_seconds),
@@ -134,6 +145,7 @@ def periodic_job_definitions(rt: Runtime) -> list[JobDefinition]:
         JobDefinition("notifications", notifications, rt.settings.timer_poll_seconds),
         JobDefinition("digests", digests, 86400.0, at_hour=rt.settings.digest_hour),
         JobDefinition("trend-rules", trends, 3600.0),
+        JobDefinition("evidence-packs", evidence_packs, PACK_POLL_SECONDS),
     ]
 
 

@@ -20,13 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from .errors import ScriptError
-from .models_registers import Supplier
+from .models_registers import Supplier, SupplierScore
 
 
 @dataclass
 class _Binding:
     session: Session
     now: datetime
+    instance_id: int | None = None
     savepoint: SessionTransaction | None = None
 
 
@@ -44,9 +45,9 @@ class ServiceRegistry:
         return frozenset(self.operators)
 
     @contextlib.contextmanager
-    def bound(self, session: Session, now: datetime) -> Iterator[None]:
+    def bound(self, session: Session, now: datetime, instance_id: int | None = None) -> Iterator[None]:
         """Let service tasks of this step use ``session``; undo their writes if the step fails."""
-        binding = _Binding(session, now)
+        binding = _Binding(session, now, instance_id)
         token = _bound.set(binding)
         try:
             yield
@@ -117,7 +118,22 @@ def supplier_evaluate(binding: _Binding, params: dict[str, Any]) -> dict[str, An
     supplier.valid_until = binding.now + timedelta(days=int(params.get("valid_days") or 365))
     supplier.updated_at = binding.now
     binding.session.flush()
+    _scored(binding, supplier, "evaluation")
     return _state(supplier, binding.now)
+
+
+def _scored(binding: _Binding, supplier: Supplier, reason: str) -> None:
+    """Keep the score's history with the case whose step changed it (the register shows it)."""
+    if supplier.score is not None:
+        binding.session.add(
+            SupplierScore(
+                supplier_id=supplier.id,
+                score=supplier.score,
+                reason=reason,
+                instance_id=binding.instance_id,
+                at=binding.now,
+            )
+        )
 
 
 def supplier_rate(binding: _Binding, params: dict[str, Any]) -> dict[str, Any]:
@@ -130,6 +146,7 @@ def supplier_rate(binding: _Binding, params: dict[str, Any]) -> dict[str, Any]:
     supplier.deliveries = (supplier.deliveries or 0) + 1
     supplier.updated_at = binding.now
     binding.session.flush()
+    _scored(binding, supplier, "delivery")
     return {**_state(supplier, binding.now), "deliveries": supplier.deliveries}
 
 

@@ -21,7 +21,11 @@ from sqlalchemy.exc import DBAPIError
 from .settings import Settings
 
 log = logging.getLogger(__name__)
-JOBS = {"notifications": "mutu.notifications", "digests": "mutu.digests"}
+JOBS = {
+    "notifications": "mutu.notifications",
+    "digests": "mutu.digests",
+    "evidence_packs": "mutu.evidence_packs",
+}
 
 celery_app = Celery("mutu")
 
@@ -77,6 +81,13 @@ def digests_job() -> dict[str, int]:
     from .scheduler import digests
 
     return digests(_runtime())
+
+
+@_retried("mutu.evidence_packs")
+def evidence_packs_job() -> int:
+    from .scheduler import evidence_packs
+
+    return evidence_packs(_runtime())
 
 
 def enqueue(job: str, settings: Settings) -> None:

@@ -189,6 +189,7 @@ def test_hourly_housekeeping_forgets_closed_drafts_expired_tokens_and_old_failur
         "notifications",
         "digests",
         "trend-rules",
+        "evidence-packs",
     }
     qc, qmr = api_for(web, "qc"), api_for(web, "qmr")
     qc.call("POST", "/processes/nonconformity/start", {"data": REPORT})

@@ -85,7 +85,7 @@ def test_each_failed_check_raises_a_nonconformity_with_agent_and_evidence(sessio
     case = RmCase(session, library, people)
     case.checks(tapping=62, mystery=90, behaviour=70)  # tapping of 1001 and Propper behaviour of 1002 fail
     raised = nonconformities(session)
-    assert [(c.agent_code, c.fields["source"], c.site, c.status) for c in raised] == [
+    assert [(c.agent_code, c.source, c.site, c.status) for c in raised] == [
         ("1001", "tapping", "Bandung", "Triase"),
         ("1002", "propper_test", "Bandung", "Triase"),
     ]

@@ -61,6 +61,8 @@ def case_context(instance: ProcessInstance) -> dict[str, Any]:
             "severity": case.severity,
             "agent_code": case.agent_code,
         }
+        if case.source:
+            summary_fields["source"] = case.source
         summary_fields.update(
             {k: v for k, v in (case.fields or {}).items() if k not in ("summary", "status")}
         )

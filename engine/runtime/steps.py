@@ -177,7 +177,7 @@ class StepMixin:
         try:
             with (
                 clock_mod.using(self.clock),
-                self.services.bound(session, now),
+                self.services.bound(session, now, instance.id),
                 limits.bounded(self.memory_bytes),
             ):
                 apply(workflow)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from .. import audit, batch, notify, paths
+from .. import audit, batch, notify, paths, records
 from .. import clock as clock_mod
 from ..errors import Conflict
 from ..models import (
@@ -79,6 +79,16 @@ class WriteMixin:
                 task_guid=step.completed.task_guid,
                 bpmn_id=step.completed.bpmn_id,
                 data={"name": step.completed.name, "data": step.action.get("data", {})},
+            )
+            records.on_completed(
+                session,
+                instance,
+                self.glue_of(session, instance.process_version).meta,
+                step.completed.bpmn_id,
+                step.action.get("data", {}),
+                step.snap.case_data,
+                step.actor,
+                now,
             )
             if step.action.get("signature"):
                 audit.record(

@@ -1,0 +1,66 @@
+"""What the record pages read besides the registers: monitoring results projected from the
+release-monitoring steps, and the evidence packs made for the client."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .models import Base, UTCDateTime
+
+
+class MonitoringResult(Base):
+    """One check of one agent (tapping, mystery shopping, Propper test, evaluation), written in
+    the step that completed the task, so reports never read workflow data."""
+
+    __tablename__ = "monitoring_result"
+    __table_args__ = (
+        Index("ix_monitoring_agent", "agent_code", "checked_at"),
+        Index("ix_monitoring_site", "site", "checked_at"),
+        Index("ix_monitoring_period", "period", "site", "service"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    period: Mapped[str | None] = mapped_column(String(7))
+    site: Mapped[str | None] = mapped_column(String(40))
+    service: Mapped[str | None] = mapped_column(String(40))
+    method: Mapped[str] = mapped_column(String(20))
+    agent_code: Mapped[str] = mapped_column(String(20))
+    online_name: Mapped[str | None] = mapped_column(String(100))
+    team: Mapped[str | None] = mapped_column(String(60))
+    score: Mapped[int | None] = mapped_column(Integer)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    checked_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    checked_by: Mapped[str | None] = mapped_column(String(64))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EvidencePack(Base):
+    """A period's evidence pack for the client: made by a job, then kept with its SHA-256."""
+
+    __tablename__ = "evidence_pack"
+    __table_args__ = (Index("ix_evidence_pack_status", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_from: Mapped[str] = mapped_column(String(10))
+    period_to: Mapped[str] = mapped_column(String(10))
+    site: Mapped[str | None] = mapped_column(String(40))
+    service: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20))  # queued | running | done | failed
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    stage: Mapped[str | None] = mapped_column(String(40))
+    error: Mapped[str | None] = mapped_column(Text)
+    rows: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(Integer)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    language: Mapped[str] = mapped_column(String(5), default="id")
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
