@@ -52,7 +52,7 @@ def load_demo_users(session: Session, clock: Clock) -> list[str]:
     for spec in DEMO_USERS:
         if spec["username"] in existing:
             continue
-        create_user(
+        user = create_user(
             session,
             spec["username"],
             DEMO_PASSWORD,
@@ -64,6 +64,8 @@ def load_demo_users(session: Session, clock: Clock) -> list[str]:
             site=spec["site"],
             email=f"{spec['username']}@mutu.example",
         )
+        if "agent" in spec["roles"]:
+            user.team = f"Tim {spec['online_name'].split('-')[-1]} {spec['site']}"
         created.append(spec["username"])
     admin = session.execute(select(User).where(User.username == "admin")).scalar()
     if admin is not None and not admin.email:

@@ -57,7 +57,7 @@ ALLOWED = {
 }
 SKIP_PATHS = ("/static/", "/files/", "/api/", "/logout", "/notifications/")
 USERS = ("qmr", "qc", "teamlead", "agent", "director", "client", "procurement", "ops", "admin")
-MAX_PAGES = 45
+MAX_PAGES = 60
 
 
 class Visible(HTMLParser):
@@ -136,6 +136,14 @@ def test_no_page_mixes_the_two_languages(demo, language):  # type: ignore[no-unt
                 "/notifications",
                 "/notifications/settings",
                 "/confidentiality",
+                "/registers",
+                "/reports",
+                "/evidence-packs",
+                *(
+                    f"/registers/{name}"
+                    for name in ("suppliers", "requirements", "communications", "preservation", "tools")
+                ),
+                "/agents/10001",
             ]
         )
         while queue and len(seen) < MAX_PAGES:

@@ -115,6 +115,8 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         oidc,
         oversight,
         processes,
+        records,
+        records_api,
         tasks,
         timing,
     )
@@ -124,6 +126,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.register_blueprint(cases.bp)
     app.register_blueprint(processes.bp)
     app.register_blueprint(notifications.bp)
+    app.register_blueprint(records.bp)
     app.register_blueprint(oidc.bp)
     oidc.init(app)
     app.register_blueprint(api.bp)

@@ -119,6 +119,7 @@ ZIP = {
 def document() -> dict[str, Any]:
     from .openapi_daily import daily_paths
     from .openapi_editor import editor_paths
+    from .openapi_records import records_paths
 
     task_id, case_id = _p("task_id"), _p("instance_id")
     return {
@@ -368,6 +369,7 @@ def document() -> dict[str, Any]:
             },
             **editor_paths(),
             **daily_paths(),
+            **records_paths(),
             "/openapi.json": {
                 "get": {"summary": "This document", "security": [], "responses": {"200": _resp("it", OBJ)}}
             },
