@@ -36,6 +36,8 @@ def _record_helpers() -> dict[str, Any]:
         }
 
     return {"record_links": record_links, "column_label": records_words.column}
+
+
 PER_PAGE = 50
 ADD_FORMS = {
     "communications": "communication",
