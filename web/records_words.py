@@ -219,11 +219,11 @@ def _bars(title: str, table: str, rows: list[tuple[str, float, str]], unit: str 
     height = 22 * max(len(rows), 1) + 10
     top = max([v for _k, v, _l in rows] or [1]) or 1
     parts = [
-        f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 420 {height}" width="100%">'
+        f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 480 {height}" width="480">'
     ]
     for i, (key, value, label) in enumerate(rows):
         y = 6 + i * 22
-        width = 0 if not value else max(2, 250 * value / top)
+        width = 0 if not value else max(2, 200 * value / top)
         parts.append(f'<text x="0" y="{y + 13}" font-size="11">{escape(key)[:22]}</text>')
         parts.append(f'<rect x="140" y="{y}" width="{width:.1f}" height="16" rx="2" class="bar"></rect>')
         parts.append(f'<text x="{145 + width:.1f}" y="{y + 13}" font-size="11">{escape(label)}{unit}</text>')
