@@ -87,6 +87,7 @@ bench: install assets
 	$(BIN)/python bench/oversight.py
 	$(BIN)/python bench/timers.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/records.py
 
 bench-quick: install assets
 	$(BIN)/python bench/engine.py --quick
@@ -97,6 +98,7 @@ bench-quick: install assets
 	$(BIN)/python bench/oversight.py --quick
 	$(BIN)/python bench/timers.py --quick
 	$(BIN)/python bench/load.py --quick
+	$(BIN)/python bench/records.py --quick
 
 lint: install
 	$(BIN)/ruff check .

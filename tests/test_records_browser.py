@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,7 +50,7 @@ def test_the_client_liaison_downloads_a_months_pack_and_cannot_open_a_case(web: 
     client.go("/evidence-packs")
     with client.page.expect_download() as download:
         client.page.locator("#pack-rows a.download").first.click()
-    content = open(download.value.path(), "rb").read()
+    content = Path(download.value.path()).read_bytes()
     assert "report.pdf" in zipfile.ZipFile(io.BytesIO(content)).namelist()
     client.shot("records-4-client-packs")
     answer = client.go(f"/cases/{instance_id}")

@@ -118,6 +118,7 @@ def register_page(name: str, form_values: dict[str, Any] | None = None, form_err
         filters=filters,
         pages=page_count(result.total, PER_PAGE),
         columns=registers.COLUMNS[name],
+        labels=records_words.columns(registers.COLUMNS[name]),
         add=add,
         add_title=formkit.form_title(FORMS[ADD_FORMS[name]], lang()) if add is not None else "",
         words=records_words.words(),

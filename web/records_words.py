@@ -68,7 +68,12 @@ def register_title(name: str) -> str:
 
 
 def column(name: str) -> str:
-    return {
+    return columns((name,))[name]
+
+
+def columns(names: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """Column headings, worded once a page (each word is a gettext call)."""
+    words = {
         "name": _("Name"),
         "state": _("State"),
         "score": _("Score"),
@@ -99,7 +104,8 @@ def column(name: str) -> str:
         "interval_days": _("Every (days)"),
         "verified_on": _("Last verified"),
         "due_on": _("Verification due"),
-    }.get(name, name)
+    }
+    return {n: words.get(n, n) for n in names}
 
 
 def filter_choices(name: str) -> dict[str, list[tuple[str, str]]]:
