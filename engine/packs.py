@@ -9,6 +9,7 @@ audit chain, and a pack left running by a killed process is taken up again.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import io
 import json
@@ -58,8 +59,7 @@ def period_bounds(period: str | None, start: str | None, end: str | None) -> tup
             if not _MONTH.match(period):
                 raise ValueError("a period is YYYY-MM")
             first = date.fromisoformat(period + "-01")
-            last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-            return first, last
+            return first, first.replace(day=calendar.monthrange(first.year, first.month)[1])
         if start and end:
             first, last = date.fromisoformat(start), date.fromisoformat(end)
             if first > last or (last - first).days > 366:

@@ -3,6 +3,7 @@ case and monitoring tables (grouped on the database, never row by row in Python)
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from .models_records import MonitoringResult
 NC = "nonconformity"
 DEFAULT_TARGETS = {"critical": 30, "major": 45, "minor": 60}  # days to close, by severity
 DEFAULT_KPI_PERCENT = 90
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 AGE_BUCKETS = ((0, 7, "0-7"), (8, 30, "8-30"), (31, 90, "31-90"), (91, None, ">90"))
 
 
@@ -37,6 +39,11 @@ class Period:
 
 def period_of(given_from: str | None, given_to: str | None, today: date) -> Period:
     """The period asked for; by default the last twelve months to today."""
+    for given in (given_from, given_to):
+        if given is not None and not _DAY.fullmatch(given):
+            from .errors import ValidationFailed
+
+            raise ValidationFailed({"from": [f"dates are YYYY-MM-DD, not {given[:40]!r}"]})
     try:
         end = date.fromisoformat(given_to) if given_to else today
         start = date.fromisoformat(given_from) if given_from else (end - timedelta(days=365))

@@ -81,4 +81,4 @@ def test_the_client_liaison_downloads_a_pack_and_cannot_open_a_case(web):  # typ
     assert "report.pdf" in zipfile.ZipFile(io.BytesIO(zipped.data)).namelist()
     assert client.get(f"/cases/{instance_id}").status_code in (403, 404)
     assert client.post("/evidence-packs", {"period": "2026-01"}).status_code == 403
-    assert api.call("POST", "/evidence-packs", {"period": "2026-13x"}).status_code == 422
+    assert api.call("POST", "/evidence-packs", {"period": "2026-13x"}).status_code == 400

@@ -9,7 +9,12 @@ from engine.registers import NAMES
 
 from .openapi import OBJ, PAGING, TEXT, _op, _q, _resp
 
-DAY = {**TEXT, "format": "date", "description": "YYYY-MM-DD"}
+DAY = {
+    "type": "string",
+    "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    "format": "date",
+    "description": "YYYY-MM-DD",
+}
 SHORT = {**TEXT, "maxLength": 200}
 PERIOD = [
     _q("from", DAY, "first day (default: a year before `to`)"),
@@ -87,7 +92,7 @@ def records_paths() -> dict[str, Any]:
         "/evidence-packs": {
             "get": _op("Evidence packs, newest first", {"200": _resp("packs", OBJ)}, 400, 403, params=PAGING),
             "post": _op(
-                "Ask for an evidence pack (a month as `period`, or `from` and `to`) of one site or all, "
+                "Ask for the evidence pack of a month (`period`) of one site or all, "
                 "one service or all; it is built off the web workers: poll GET /evidence-packs/{id}",
                 {"202": _resp("the pack, queued", OBJ)},
                 400,
@@ -96,12 +101,11 @@ def records_paths() -> dict[str, Any]:
                 body={
                     "type": "object",
                     "additionalProperties": False,
+                    "required": ["period"],
                     "properties": {
-                        "period": {**TEXT, "pattern": "^[0-9]{4}-[0-9]{2}$"},
-                        "from": DAY,
-                        "to": DAY,
+                        "period": {"type": "string", "pattern": "^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"},
                         "site": {"type": "string", "enum": list(SITES)},
-                        "service": SHORT,
+                        "service": {**SHORT, "minLength": 1},
                         "lang": {"type": "string", "enum": ["id", "en"]},
                     },
                 },

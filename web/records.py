@@ -227,7 +227,7 @@ def agent_page(code: str):  # type: ignore[no-untyped-def]
 @bp.get("/reports")
 def report_page():  # type: ignore[no-untyped-def]
     policy.check_may_read_reports(current_user)
-    period = reports.period_of(request.args.get("from"), request.args.get("to"), today())
+    period = reports.period_of(request.args.get("from") or None, request.args.get("to") or None, today())
     site, service = request.args.get("site") or None, request.args.get("service") or None
     targets, kpi = nc_targets()
     nc = reports.nonconformity(db(), current_user, period, site, service, targets, kpi)

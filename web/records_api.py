@@ -3,12 +3,13 @@ evidence packs, with the same rules as the pages (the engine's policy decides)."
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Response, jsonify, request
 from flask_login import current_user
 
-from engine import agents, packs, registers, reports
+from engine import agents, packs, policy, registers, reports
 
 from .api import ApiError, _body, _page_args
 from .api import bp as api_bp
@@ -44,6 +45,13 @@ def api_agent(code: str):  # type: ignore[no-untyped-def]
     return jsonify(agents.profile(db(), current_user, code, today()))
 
 
+def _scope() -> tuple[str | None, str | None]:
+    site, service = request.args.get("site") or None, request.args.get("service") or None
+    if any(v is not None and len(v) > 200 for v in (site, service)):
+        raise ApiError(400, "bad_request", "site and service are at most 200 characters")
+    return site, service
+
+
 def _period() -> reports.Period:
     return reports.period_of(request.args.get("from"), request.args.get("to"), today())
 
@@ -51,24 +59,31 @@ def _period() -> reports.Period:
 @api_bp.get("/reports/nonconformity")
 def api_report_nc():  # type: ignore[no-untyped-def]
     targets, kpi = nc_targets()
-    site, service = request.args.get("site") or None, request.args.get("service") or None
+    site, service = _scope()
     figures = reports.nonconformity(db(), current_user, _period(), site, service, targets, kpi)
     return jsonify(figures)
 
 
 @api_bp.get("/reports/monitoring")
 def api_report_monitoring():  # type: ignore[no-untyped-def]
-    site, service = request.args.get("site") or None, request.args.get("service") or None
+    site, service = _scope()
     return jsonify(reports.monitoring(db(), current_user, _period(), site, service))
 
 
 @api_bp.post("/evidence-packs")
 def api_pack_request():  # type: ignore[no-untyped-def]
-    body = _body("period", "from", "to", "site", "service", "lang")
+    body = _body("period", "site", "service", "lang")
     for key, value in body.items():
-        if value is not None and not isinstance(value, str):
-            raise ApiError(400, "bad_request", f"{key} must be a string")
-    first, last = packs.period_bounds(body.get("period"), body.get("from"), body.get("to"))
+        if value is not None and (not isinstance(value, str) or len(value) > 200):
+            raise ApiError(400, "bad_request", f"{key} must be a string of at most 200 characters")
+    if body.get("lang") not in (None, "id", "en"):
+        raise ApiError(400, "bad_request", "lang must be id or en")
+    if body.get("site") is not None and body["site"] not in policy.SITES:
+        raise ApiError(400, "bad_request", "site must be one of " + ", ".join(policy.SITES))
+    period = body.get("period")
+    if not isinstance(period, str) or not re.fullmatch(r"[1-9][0-9]{3}-(0[1-9]|1[0-2])", period):
+        raise ApiError(400, "bad_request", "period is a month, YYYY-MM")
+    first, last = packs.period_bounds(period, None, None)
     pack = packs.request(
         db(),
         current_user,
