@@ -54,7 +54,7 @@ def _case_update(i: int) -> Any:
             {
                 c.key: bindparam(f"{c.key}_{i}", type_=c.type)
                 for c in t.columns
-                if c.key not in ("instance_id", "process_key")
+                if c.key not in ("instance_id", "process_key", "recurring")
             }
         )
     )

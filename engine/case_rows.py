@@ -71,7 +71,7 @@ def write_case(
     instance.case_hash = digest
     row["updated_at"] = now
     if instance.__dict__.pop(CASE_INSERT, _NO_INSERT) is not _NO_INSERT:
-        first = {"instance_id": instance.id, "process_key": instance.process_key, **row}
+        first = {"instance_id": instance.id, "process_key": instance.process_key, "recurring": False, **row}
         if not batch.defer(session, "case_insert", first):
             session.connection().execute(_CASE_INSERT, first)
         return

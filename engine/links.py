@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import audit, policy
@@ -80,6 +80,12 @@ def link(
         created_by_id=actor.id, created_at=now,
     )  # fmt: skip
     session.add(row)
+    if kind == "recurs":  # the reports count recurring cases from the case rows
+        session.execute(
+            update(CaseRecord)
+            .where(CaseRecord.instance_id.in_((source.id, target.id)))
+            .values(recurring=True)
+        )
     number = session.execute(select(CaseRecord.number).where(CaseRecord.instance_id == target.id)).scalar()
     audit.record(
         session, "linked", now, instance=source, actor=actor, data={"kind": kind, "to": number or target.id}
@@ -100,6 +106,24 @@ def unlink(session: Session, actor: User, link_id: int, now: datetime) -> None:
     )
     session.delete(row)
     session.flush()
+    if row.kind == "recurs":
+        _recount_recurring(session, (row.from_id, row.to_id))
+
+
+def _recount_recurring(session: Session, ids: tuple[int, int]) -> None:
+    for instance_id in ids:
+        still = session.execute(
+            select(CaseLink.id)
+            .where(
+                CaseLink.kind == "recurs", (CaseLink.from_id == instance_id) | (CaseLink.to_id == instance_id)
+            )
+            .limit(1)
+        ).first()
+        session.execute(
+            update(CaseRecord)
+            .where(CaseRecord.instance_id == instance_id)
+            .values(recurring=still is not None)
+        )
 
 
 def links_of(session: Session, user: User, instance_id: int) -> list[Linked]:

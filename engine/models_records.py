@@ -64,3 +64,28 @@ class EvidencePack(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MonitoringMonth(Base):
+    """Checks and passes of one agent by month, site, service and method: the pass-rate
+    reports read these few rows instead of every result. Results never change once written,
+    so each step adds to its rows (an atomic upsert) and the sums stay exact. Key columns
+    hold "" rather than NULL, so the unique key matches them."""
+
+    __tablename__ = "monitoring_month"
+    __table_args__ = (
+        Index(
+            "uq_monitoring_month", "period", "site", "service", "method", "team", "agent_code", unique=True
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(String(7))
+    site: Mapped[str] = mapped_column(String(40))
+    service: Mapped[str] = mapped_column(String(40))
+    method: Mapped[str] = mapped_column(String(20))
+    team: Mapped[str] = mapped_column(String(60))
+    agent_code: Mapped[str] = mapped_column(String(20))
+    online_name: Mapped[str | None] = mapped_column(String(100))
+    checks: Mapped[int] = mapped_column(Integer)
+    passed: Mapped[int] = mapped_column(Integer)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .models import ProcessInstance, User
-from .models_records import MonitoringResult
+from .models_records import MonitoringMonth, MonitoringResult
 from .models_registers import (
     PreservationActivity,
     PreservationAttendance,
@@ -81,6 +81,7 @@ def _monitoring(
     agents = agents_by_code(session, {str(r.get("agent_code")) for r in rows if r.get("agent_code")})
     pass_mark = data.get("pass_mark")
     parts = list(spec.get("score") or [])
+    months: dict[tuple[str, ...], list[Any]] = {}
     for row in rows:
         code = str(row.get("agent_code") or "")
         if not code:
@@ -108,6 +109,45 @@ def _monitoring(
                 checked_by_id=actor.id if actor else None,
                 checked_by=actor.username if actor else None,
                 checked_at=now,
+            )
+        )
+        key = tuple(
+            str(v or "")[:n]
+            for v, n in (
+                (data.get("period"), 7), (data.get("site"), 40), (data.get("service"), 40),
+                (spec.get("method") or "other", 20), (agent.team if agent else "", 60), (code, 20),
+            )
+        )  # fmt: skip
+        slot = months.setdefault(key, [0, 0, agent.online_name if agent else None])
+        slot[0] += 1
+        slot[1] += 1 if passed else 0
+    add_to_months(session, months)
+
+
+MONTH_KEY = ("period", "site", "service", "method", "team", "agent_code")
+
+
+def add_to_months(session: Session, months: dict[tuple[str, ...], list[Any]]) -> None:
+    """Add checks and passes to the monthly rows, in key order (two steps never deadlock)."""
+    if not months:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    for key in sorted(months):
+        checks, passed, name = months[key]
+        statement = upsert(MonitoringMonth).values(
+            **dict(zip(MONTH_KEY, key, strict=True)), online_name=name, checks=checks, passed=passed
+        )
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=list(MONTH_KEY),
+                set_={
+                    "checks": MonitoringMonth.checks + statement.excluded.checks,
+                    "passed": MonitoringMonth.passed + statement.excluded.passed,
+                    "online_name": statement.excluded.online_name,
+                },
             )
         )
 

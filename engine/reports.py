@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from . import policy
 from .models import CaseRecord, User
-from .models_links import CaseLink
-from .models_records import MonitoringResult
+from .models_records import MonitoringMonth
 
 NC = "nonconformity"
 DEFAULT_TARGETS = {"critical": 30, "major": 45, "minor": 60}  # days to close, by severity
@@ -62,6 +61,13 @@ def _days(session: Session, a: Any, b: Any) -> Any:
     return func.julianday(b) - func.julianday(a)
 
 
+def _whole(session: Session, value: Any) -> Any:
+    """Whole days, rounded down (SQLite's CAST truncates, which is the same for these)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.floor(value)
+    return cast(value, Integer)
+
+
 def _percent(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 1) if whole else None
 
@@ -87,20 +93,18 @@ def nonconformity(
     targets: dict[str, int] | None = None,
     kpi_percent: int = DEFAULT_KPI_PERCENT,
 ) -> dict[str, Any]:
-    """The figures of the nonconformities opened in the period, and of those open at its end."""
+    """The figures of the nonconformities opened in the period, and of those open at its end.
+
+    One scan of the covering report index, grouped by the four dimensions and the whole days
+    each closed case took (-1: still open): the sums, and the median from that histogram.
+    """
     policy.check_may_read_reports(user)
     targets = targets or DEFAULT_TARGETS
     c = CaseRecord
     days = _days(session, c.opened_at, c.closed_at)
+    whole_days = case((c.closed_at.is_(None), -1), else_=_whole(session, days))
     target = case(
         *((c.severity == k, literal(v)) for k, v in targets.items()), else_=literal(max(targets.values()))
-    )
-    recurs = (
-        select(CaseLink.id)
-        .where(
-            CaseLink.kind == "recurs", or_(CaseLink.from_id == c.instance_id, CaseLink.to_id == c.instance_id)
-        )
-        .exists()
     )
     closed = c.closed_at.is_not(None)
     query = select(
@@ -108,18 +112,18 @@ def nonconformity(
         c.source,
         c.site,
         c.service,
+        whole_days,
         func.count(),
-        func.sum(case((closed, 1), else_=0)),
         func.sum(case((and_(closed, days <= target), 1), else_=0)),
         func.sum(case((closed, days), else_=0)),
         func.sum(case((and_(closed, c.reopened == 0), 1), else_=0)),
         func.sum(case((c.reopened > 0, 1), else_=0)),
-        func.sum(case((recurs, 1), else_=0)),
+        func.sum(case((c.recurring.is_(True), 1), else_=0)),
     ).where(
         c.process_key == NC, c.opened_at >= period.since, c.opened_at < period.until, c.status != "cancelled"
     )
     query = _scope(query, c.site, c.service, user, site, service).group_by(
-        c.severity, c.source, c.site, c.service
+        c.severity, c.source, c.site, c.service, whole_days
     )
     totals = {
         "opened": 0,
@@ -131,12 +135,16 @@ def nonconformity(
         "recurring": 0,
     }
     groups: dict[str, dict[str, dict[str, int]]] = {"severity": {}, "source": {}, "site": {}, "service": {}}
-    for sev, src, st, svc, n, n_closed, n_on_time, sum_days, n_eff, n_reopened, n_recurs in session.execute(
+    histogram: dict[int, int] = {}
+    for sev, src, st, svc, took, n, n_on_time, sum_days, n_eff, n_reopened, n_recurs in session.execute(
         query
     ):
+        n_closed = 0 if took is None or int(took) < 0 else n
+        if n_closed:
+            histogram[int(took)] = histogram.get(int(took), 0) + n
         values = (
             n,
-            n_closed or 0,
+            n_closed,
             n_on_time or 0,
             float(sum_days or 0),
             n_eff or 0,
@@ -148,8 +156,7 @@ def nonconformity(
         for dim, key in (("severity", sev), ("source", src), ("site", st), ("service", svc)):
             slot = groups[dim].setdefault(key or "-", {"opened": 0, "closed": 0})
             slot["opened"] += n
-            slot["closed"] += n_closed or 0
-    median = _median_days(session, user, period, site, service, days)
+            slot["closed"] += n_closed
     return {
         "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
         "site": policy.records_site(user) or site,
@@ -172,7 +179,7 @@ def nonconformity(
         },
         "time_to_close_days": {
             "mean": round(totals["days"] / totals["closed"], 1) if totals["closed"] else None,
-            "median": median,
+            "median": _median(histogram),
         },
         "effective_first_check": {
             "closed": totals["closed"],
@@ -184,20 +191,20 @@ def nonconformity(
     }
 
 
-def _median_days(
-    session: Session, user: User, period: Period, site: str | None, service: str | None, days: Any
-) -> float | None:
-    c = CaseRecord
-    base = select(days.label("d")).where(
-        c.process_key == NC, c.opened_at >= period.since, c.opened_at < period.until, c.closed_at.is_not(None)
-    )
-    base = _scope(base, c.site, c.service, user, site, service)
-    count = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+def _median(histogram: dict[int, int]) -> float | None:
+    """The median of whole days to close (the middle two averaged when the count is even)."""
+    count = sum(histogram.values())
     if not count:
         return None
-    ordered = base.order_by(days)
-    middle = session.execute(ordered.offset((count - 1) // 2).limit(2 - count % 2)).scalars().all()
-    return round(sum(float(v) for v in middle) / len(middle), 1)
+    wanted = [(count - 1) // 2, count // 2]
+    found: list[int] = []
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        while wanted and wanted[0] < seen:
+            found.append(value)
+            wanted.pop(0)
+    return round(sum(found) / len(found), 1)
 
 
 def _open_by_age(
@@ -210,14 +217,15 @@ def _open_by_age(
         *((age < (high + 1), literal(label)) for low, high, label in AGE_BUCKETS if high is not None),
         else_=literal(AGE_BUCKETS[-1][2]),
     )
+    # Open now: the partial index of open cases; an earlier end also counts those closed since.
+    still_open = (
+        c.closed_at.is_(None)
+        if at_end >= datetime.now(UTC)
+        else or_(c.closed_at.is_(None), c.closed_at >= at_end)
+    )
     query = (
         select(bucket, c.severity, func.count())
-        .where(
-            c.process_key == NC,
-            c.opened_at < at_end,
-            or_(c.closed_at.is_(None), c.closed_at >= at_end),
-            c.status != "cancelled",
-        )
+        .where(c.process_key == NC, c.opened_at < at_end, still_open, c.status != "cancelled")
         .group_by(bucket, c.severity)
     )
     query = _scope(query, c.site, c.service, user, site, service)
@@ -230,36 +238,41 @@ def _open_by_age(
 def monitoring(
     session: Session, user: User, period: Period, site: str | None = None, service: str | None = None
 ) -> dict[str, Any]:
-    """Pass rates by method, month, site, team and agent over the period's months."""
+    """Pass rates by method, month, site, team and the lowest agents, from the monthly rows."""
     policy.check_may_read_reports(user)
-    m = MonitoringResult
+    m = MonitoringMonth
     months = (period.start.strftime("%Y-%m"), period.end.strftime("%Y-%m"))
-    passed = func.sum(case((m.passed.is_(True), 1), else_=0))
+    query = select(m.period, m.site, m.method, m.team, m.agent_code, m.online_name, m.checks, m.passed).where(
+        m.period >= months[0], m.period <= months[1]
+    )
+    query = _scope(query, m.site, m.service, user, site, service)
+    sums: dict[str, dict[tuple[str, ...], list[int]]] = {
+        "by_method": {}, "by_month": {}, "by_site": {}, "by_team": {}, "agents": {},
+    }  # fmt: skip
+    for month, st, method, team, code, name, checks, ok in session.execute(query):
+        for table, key in (
+            ("by_method", (method,)),
+            ("by_month", (month, method)),
+            ("by_site", (st or "-", method)),
+            ("by_team", (team or "-", method)),
+            ("agents", (code, name or "-")),
+        ):
+            slot = sums[table].setdefault(key, [0, 0])
+            slot[0] += checks
+            slot[1] += ok
 
-    def grouped(*keys: Any, limit: int | None = None) -> list[dict[str, Any]]:
-        query = select(*keys, func.count(), passed).where(m.period >= months[0], m.period <= months[1])
-        query = _scope(query, m.site, m.service, user, site, service).group_by(*keys)
-        if limit:
-            query = query.order_by((passed * 1.0 / func.count()), *keys).limit(limit)
-        out = []
-        for row in session.execute(query):
-            *names, checks, ok = row
-            ok = int(ok or 0)
-            out.append(
-                {
-                    "key": [n or "-" for n in names],
-                    "checks": checks,
-                    "passed": ok,
-                    "percent": _percent(ok, checks),
-                }
-            )
-        return out if limit else sorted(out, key=lambda r: r["key"])
+    def rows(table: str) -> list[dict[str, Any]]:
+        return [
+            {"key": list(k), "checks": n, "passed": ok, "percent": _percent(ok, n)}
+            for k, (n, ok) in sorted(sums[table].items())
+        ]
 
+    agents = sorted(rows("agents"), key=lambda r: (r["passed"] / r["checks"], r["key"]))
     return {
         "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
-        "by_method": grouped(m.method),
-        "by_month": grouped(m.period, m.method),
-        "by_site": grouped(m.site, m.method),
-        "by_team": grouped(m.team, m.method),
-        "lowest_agents": grouped(m.agent_code, m.online_name, limit=20),
+        "by_method": rows("by_method"),
+        "by_month": rows("by_month"),
+        "by_site": rows("by_site"),
+        "by_team": rows("by_team"),
+        "lowest_agents": agents[:20],
     }

@@ -80,7 +80,13 @@ def test_monitoring_pass_rates_by_method_month_site_and_team(session, library, p
 def test_the_nonconformity_figures_against_hand_counted_cases(session, library, people, clock):
     monitored(session, library, people)  # raises two nonconformities (1001 tapping, 1002 Propper)
     cases = (
-        session.execute(select(CaseRecord).where(CaseRecord.process_key == "nonconformity")).scalars().all()
+        session.execute(
+            select(CaseRecord)
+            .where(CaseRecord.process_key == "nonconformity")
+            .order_by(CaseRecord.instance_id)
+        )
+        .scalars()
+        .all()
     )
     assert len(cases) == 2
     start = cases[0].opened_at

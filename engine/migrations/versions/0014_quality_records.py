@@ -30,10 +30,33 @@ def upgrade() -> None:
         batch.add_column(sa.Column("opened_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("closed_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("reopened", sa.Integer(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("recurring", sa.Boolean(), nullable=False, server_default=sa.false()))
     with op.batch_alter_table("case_record") as batch:
         batch.alter_column("reopened", server_default=None)
-    op.create_index("ix_case_opened", "case_record", ["process_key", "opened_at"])
-    op.create_index("ix_case_closed", "case_record", ["process_key", "closed_at"])
+        batch.alter_column("recurring", server_default=None)
+    op.create_index(
+        "ix_case_report",
+        "case_record",
+        [
+            "process_key",
+            "opened_at",
+            "status",
+            "severity",
+            "source",
+            "site",
+            "service",
+            "closed_at",
+            "reopened",
+            "recurring",
+        ],
+    )
+    op.create_index(
+        "ix_case_open_age",
+        "case_record",
+        ["process_key", "opened_at", "status", "severity", "site", "service"],
+        sqlite_where=sa.text("closed_at IS NULL"),
+        postgresql_where=sa.text("closed_at IS NULL"),
+    )
     op.create_index("ix_human_task_completed_by", "human_task", ["completed_by_id", "completed_at"])
     _backfill_cases()
     op.create_table(
@@ -185,6 +208,34 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(), nullable=True),
     )
     op.create_index("ix_evidence_pack_status", "evidence_pack", ["status", "created_at"])
+    op.create_table(
+        "monitoring_month",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("period", sa.String(length=7), nullable=False),
+        sa.Column("site", sa.String(length=40), nullable=False),
+        sa.Column("service", sa.String(length=40), nullable=False),
+        sa.Column("method", sa.String(length=20), nullable=False),
+        sa.Column("team", sa.String(length=60), nullable=False),
+        sa.Column("agent_code", sa.String(length=20), nullable=False),
+        sa.Column("online_name", sa.String(length=100), nullable=True),
+        sa.Column("checks", sa.Integer(), nullable=False),
+        sa.Column("passed", sa.Integer(), nullable=False),
+    )
+    op.create_index(
+        "uq_monitoring_month",
+        "monitoring_month",
+        ["period", "site", "service", "method", "team", "agent_code"],
+        unique=True,
+    )
+    _backfill_recurring()
+
+
+def _backfill_recurring() -> None:
+    op.execute(
+        "UPDATE case_record SET recurring = true WHERE instance_id IN"
+        " (SELECT from_id FROM case_link WHERE kind = 'recurs'"
+        " UNION SELECT to_id FROM case_link WHERE kind = 'recurs')"
+    )
 
 
 def _backfill_cases() -> None:
@@ -217,6 +268,7 @@ def _backfill_cases() -> None:
 
 def downgrade() -> None:
     for table in (
+        "monitoring_month",
         "evidence_pack",
         "monitoring_result",
         "monitoring_tool",
@@ -230,10 +282,10 @@ def downgrade() -> None:
     ):
         op.drop_table(table)
     op.drop_index("ix_human_task_completed_by", "human_task")
-    op.drop_index("ix_case_closed", "case_record")
-    op.drop_index("ix_case_opened", "case_record")
+    op.drop_index("ix_case_open_age", "case_record")
+    op.drop_index("ix_case_report", "case_record")
     with op.batch_alter_table("case_record") as batch:
-        for column in ("reopened", "closed_at", "opened_at", "source"):
+        for column in ("recurring", "reopened", "closed_at", "opened_at", "source"):
             batch.drop_column(column)
     with op.batch_alter_table("app_user") as batch:
         batch.drop_column("team")
