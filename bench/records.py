@@ -49,6 +49,7 @@ from engine.models_registers import (  # noqa: E402
     Supplier,
 )
 from engine.policy import SITES, STATEMENT, STATEMENT_VERSION  # noqa: E402
+from engine.records import add_to_months  # noqa: E402
 from engine.registry import load_registry  # noqa: E402
 from engine.runtime import ProcessEngine  # noqa: E402
 from engine.settings import Settings  # noqa: E402
@@ -97,7 +98,8 @@ def fill(sessions: Any, cases: int, owner: User) -> None:
             for k in range(n):
                 j = done + k
                 opened = START + timedelta(minutes=j * 5 % (365 * 24 * 60))
-                closed = opened + timedelta(days=rng.randint(5, 80)) if j % 3 else None
+                recent = opened > START + timedelta(days=300)  # older cases have mostly been closed
+                closed = None if recent and j % 3 == 0 else opened + timedelta(days=rng.randint(5, 80))
                 instances.append(
                     {"process_key": "nonconformity" if j % 5 else "release_monitoring",
                      "process_version_id": version_id, "status": "completed" if closed else "running",
@@ -158,6 +160,13 @@ def fill(sessions: Any, cases: int, owner: User) -> None:
             session.execute(insert(HumanTask), tasks)
             if results:
                 session.execute(insert(MonitoringResult), results)
+                months: dict[tuple[str, ...], list[Any]] = {}
+                for r in results:
+                    key = (r["period"], r["site"], r["service"], r["method"], r["team"], r["agent_code"])
+                    slot = months.setdefault(key, [0, 0, r["online_name"]])
+                    slot[0] += 1
+                    slot[1] += 1 if r["passed"] else 0
+                add_to_months(session, months)
         done += n
     with session_scope(sessions) as session:
         session.execute(

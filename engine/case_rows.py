@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 
-from . import batch
+from . import batch, report_cache
 from .models import CaseRecord, ProcessInstance
 from .registry import CASE_COLUMNS, ProcessGlue
 
@@ -70,6 +70,8 @@ def write_case(
         return  # most steps change no case field: skip the statement
     instance.case_hash = digest
     row["updated_at"] = now
+    if glue.meta.get("close_target_days"):  # a process with a dashboard: its cached month is stale
+        report_cache.bump(session, instance.process_key, instance.started_at)
     if instance.__dict__.pop(CASE_INSERT, _NO_INSERT) is not _NO_INSERT:
         first = {"instance_id": instance.id, "process_key": instance.process_key, "recurring": False, **row}
         if not batch.defer(session, "case_insert", first):

@@ -89,3 +89,29 @@ class MonitoringMonth(Base):
     online_name: Mapped[str | None] = mapped_column(String(100))
     checks: Mapped[int] = mapped_column(Integer)
     passed: Mapped[int] = mapped_column(Integer)
+
+
+class ReportGeneration(Base):
+    """A counter per process and month of opening, moved by every step that changes a case row
+    of that month: a cached month of figures is good while its counter has not moved."""
+
+    __tablename__ = "report_generation"
+
+    process_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer)
+
+
+class ReportCache(Base):
+    """One month's grouped figures for one scope (site, service, targets), as of a generation."""
+
+    __tablename__ = "report_cache"
+    __table_args__ = (Index("uq_report_cache", "name", "month", "scope", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    month: Mapped[str] = mapped_column(String(7))
+    scope: Mapped[str] = mapped_column(String(300))
+    generation: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[list[Any]] = mapped_column(JSON)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)

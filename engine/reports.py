@@ -3,6 +3,7 @@ case and monitoring tables (grouped on the database, never row by row in Python)
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -11,7 +12,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from . import policy
+from . import policy, report_cache
 from .models import CaseRecord, User
 from .models_records import MonitoringMonth
 
@@ -100,31 +101,14 @@ def nonconformity(
     """
     policy.check_may_read_reports(user)
     targets = targets or DEFAULT_TARGETS
-    c = CaseRecord
-    days = _days(session, c.opened_at, c.closed_at)
-    whole_days = case((c.closed_at.is_(None), -1), else_=_whole(session, days))
-    target = case(
-        *((c.severity == k, literal(v)) for k, v in targets.items()), else_=literal(max(targets.values()))
-    )
-    closed = c.closed_at.is_not(None)
-    query = select(
-        c.severity,
-        c.source,
-        c.site,
-        c.service,
-        whole_days,
-        func.count(),
-        func.sum(case((and_(closed, days <= target), 1), else_=0)),
-        func.sum(case((closed, days), else_=0)),
-        func.sum(case((and_(closed, c.reopened == 0), 1), else_=0)),
-        func.sum(case((c.reopened > 0, 1), else_=0)),
-        func.sum(case((c.recurring.is_(True), 1), else_=0)),
-    ).where(
-        c.process_key == NC, c.opened_at >= period.since, c.opened_at < period.until, c.status != "cancelled"
-    )
-    query = _scope(query, c.site, c.service, user, site, service).group_by(
-        c.severity, c.source, c.site, c.service, whole_days
-    )
+    bound = policy.records_site(user)
+    site = bound if bound is not None else site
+    scope = json.dumps([site, service, sorted(targets.items())], separators=(",", ":"))
+
+    def compute(since: datetime, until: datetime) -> list[list[Any]]:
+        return _grouped(session, since, until, site, service, targets)
+
+    grouped = report_cache.rows(session, NC, "nonconformity", scope, period.start, period.end, compute)
     totals = {
         "opened": 0,
         "closed": 0,
@@ -136,9 +120,7 @@ def nonconformity(
     }
     groups: dict[str, dict[str, dict[str, int]]] = {"severity": {}, "source": {}, "site": {}, "service": {}}
     histogram: dict[int, int] = {}
-    for sev, src, st, svc, took, n, n_on_time, sum_days, n_eff, n_reopened, n_recurs in session.execute(
-        query
-    ):
+    for sev, src, st, svc, took, n, n_on_time, sum_days, n_eff, n_reopened, n_recurs in grouped:
         n_closed = 0 if took is None or int(took) < 0 else n
         if n_closed:
             histogram[int(took)] = histogram.get(int(took), 0) + n
@@ -189,6 +171,48 @@ def nonconformity(
         "reopened": totals["reopened"],
         "recurring": totals["recurring"],
     }
+
+
+def _grouped(
+    session: Session,
+    since: datetime,
+    until: datetime,
+    site: str | None,
+    service: str | None,
+    targets: dict[str, int],
+) -> list[list[Any]]:
+    """One scan of the covering report index: counts by the four dimensions and by the whole
+    days each closed case took (-1: still open)."""
+    c = CaseRecord
+    days = _days(session, c.opened_at, c.closed_at)
+    whole_days = case((c.closed_at.is_(None), -1), else_=_whole(session, days))
+    target = case(
+        *((c.severity == k, literal(v)) for k, v in targets.items()), else_=literal(max(targets.values()))
+    )
+    closed = c.closed_at.is_not(None)
+    query = select(
+        c.severity,
+        c.source,
+        c.site,
+        c.service,
+        whole_days,
+        func.count(),
+        func.sum(case((and_(closed, days <= target), 1), else_=0)),
+        func.sum(case((closed, days), else_=0)),
+        func.sum(case((and_(closed, c.reopened == 0), 1), else_=0)),
+        func.sum(case((c.reopened > 0, 1), else_=0)),
+        func.sum(case((c.recurring.is_(True), 1), else_=0)),
+    ).where(c.process_key == NC, c.opened_at >= since, c.opened_at < until, c.status != "cancelled")
+    if site:
+        query = query.where(c.site == site)
+    if service:
+        query = query.where(c.service == service)
+    query = query.group_by(c.severity, c.source, c.site, c.service, whole_days)
+    return [
+        [r[0], r[1], r[2], r[3], None if r[4] is None else int(r[4]), r[5], int(r[6] or 0), float(r[7] or 0),
+         int(r[8] or 0), int(r[9] or 0), int(r[10] or 0)]
+        for r in session.execute(query)
+    ]  # fmt: skip
 
 
 def _median(histogram: dict[int, int]) -> float | None:

@@ -282,3 +282,30 @@ def test_a_month_pack_holds_the_report_the_rows_and_its_hash_in_the_chain(
     assert event.data["sha256"] == pack.sha256 and event.data["checks"] == 7
     assert datetime.now(UTC) > pack.finished_at - timedelta(days=3650)
     assert session.execute(select(EvidencePack)).scalars().all() == [pack]
+
+
+def test_a_whole_month_of_figures_is_cached_until_a_step_changes_one_of_its_cases(session, library, people):
+    from engine import report_cache
+    from engine.models_records import ReportCache
+
+    monitored(session, library, people)
+    january = reports.Period(date(2026, 1, 1), date(2026, 1, 31))  # a whole month: cached
+    assert reports.nonconformity(session, people.qmr, january)["closed"] == 0
+    assert session.execute(select(ReportCache)).scalars().one().month == "2026-01"
+    case = (
+        session.execute(
+            select(CaseRecord)
+            .where(CaseRecord.process_key == "nonconformity")
+            .order_by(CaseRecord.instance_id)
+        )
+        .scalars()
+        .first()
+    )
+    case.closed_at = case.opened_at + timedelta(days=3)
+    session.flush()
+    assert reports.nonconformity(session, people.qmr, january)["closed"] == 0  # nothing moved the counter
+    report_cache.bump(session, "nonconformity", case.opened_at)  # what the step writer does
+    figures = reports.nonconformity(session, people.qmr, january)
+    assert figures["closed"] == 1 and figures["time_to_close_days"]["median"] == 3.0
+    bogor = reports.nonconformity(session, people.qmr, january, site="Bogor")  # its own scope
+    assert bogor["opened"] == 0

@@ -227,6 +227,23 @@ def upgrade() -> None:
         ["period", "site", "service", "method", "team", "agent_code"],
         unique=True,
     )
+    op.create_table(
+        "report_generation",
+        sa.Column("process_key", sa.String(length=100), primary_key=True, nullable=False),
+        sa.Column("month", sa.String(length=7), primary_key=True, nullable=False),
+        sa.Column("generation", sa.Integer(), nullable=False),
+    )
+    op.create_table(
+        "report_cache",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("scope", sa.String(length=300), nullable=False),
+        sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("rows", sa.JSON(), nullable=False),
+        sa.Column("computed_at", sa.DateTime(), nullable=False),
+    )
+    op.create_index("uq_report_cache", "report_cache", ["name", "month", "scope"], unique=True)
     _backfill_recurring()
 
 
@@ -268,6 +285,8 @@ def _backfill_cases() -> None:
 
 def downgrade() -> None:
     for table in (
+        "report_cache",
+        "report_generation",
         "monitoring_month",
         "evidence_pack",
         "monitoring_result",
