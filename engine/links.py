@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, policy, report_cache
+from . import audit, policy
 from .errors import Conflict, NotAuthorized, NotFound, ValidationFailed
 from .models import CaseRecord, ProcessInstance, User
 from .models_links import LINK_KINDS, RULE_KINDS, CaseLink, TrendRule
