@@ -309,3 +309,35 @@ def test_a_whole_month_of_figures_is_cached_until_a_step_changes_one_of_its_case
     assert figures["closed"] == 1 and figures["time_to_close_days"]["median"] == 3.0
     bogor = reports.nonconformity(session, people.qmr, january, site="Bogor")  # its own scope
     assert bogor["opened"] == 0
+
+
+def test_the_supplier_register_keeps_each_score_with_its_case(session, people, clock):
+    from engine.models_registers import Supplier, SupplierScore
+    from engine.services import default_services
+
+    services = default_services()
+    with services.bound(session, clock.now(), None):
+        services.call(
+            "supplier_evaluate",
+            {"name": {"value": "PT Headset"}, "score": {"value": 82}, "approved": {"value": True}},
+        )
+        services.call("supplier_rate", {"name": {"value": "PT Headset"}, "quality": {"value": 40}})
+        services.call(
+            "supplier_evaluate",
+            {"name": {"value": "PT Kabel"}, "score": {"value": 50}, "approved": {"value": False}},
+        )
+    session.flush()
+    supplier = session.execute(select(Supplier).where(Supplier.name == "PT Headset")).scalar_one()
+    history = session.execute(
+        select(SupplierScore.score, SupplierScore.reason).order_by(SupplierScore.id)
+    ).all()
+    assert [tuple(h) for h in history] == [(82, "evaluation"), (61, "delivery"), (50, "evaluation")]
+    page = registers.page(session, people.qmr, "suppliers", {}, TODAY)
+    assert [(r["name"], r["state"], r["score"]) for r in page.rows] == [
+        ("PT Headset", "probation", 61),  # approved, but under 70 after a poor delivery
+        ("PT Kabel", "not_approved", 50),
+    ]
+    assert registers.page(session, people.qmr, "suppliers", {"state": "probation"}, TODAY).total == 1
+    assert supplier.score == 61
+    with pytest.raises(NotAuthorized):
+        registers.page(session, people.tl, "suppliers", {}, TODAY)

@@ -232,6 +232,7 @@ def report_page():  # type: ignore[no-untyped-def]
     targets, kpi = nc_targets()
     nc = reports.nonconformity(db(), current_user, period, site, service, targets, kpi)
     mon = reports.monitoring(db(), current_user, period, site, service)
+    db().commit()  # the months computed for this page stay cached
     table = request.args.get("csv")
     if table:
         columns, headers, rows = records_words.report_table(table, nc, mon)

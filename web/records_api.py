@@ -61,6 +61,7 @@ def api_report_nc():  # type: ignore[no-untyped-def]
     targets, kpi = nc_targets()
     site, service = _scope()
     figures = reports.nonconformity(db(), current_user, _period(), site, service, targets, kpi)
+    db().commit()  # the months computed for this answer stay cached
     return jsonify(figures)
 
 

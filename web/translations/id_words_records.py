@@ -145,4 +145,5 @@ RECORD_WORDS = {
     "Effective at the first check": "Efektif pada pemeriksaan pertama",
     "Re-opened / recurring": "Dibuka ulang / berulang",
     "The numbers": "Angkanya",
+    "Complete record (PDF)": "Rekaman lengkap (PDF)",
 }
