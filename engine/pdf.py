@@ -27,12 +27,19 @@ DONE = colors.HexColor("#2e7d32")
 WAITING = colors.HexColor("#1565c0")
 _styles = getSampleStyleSheet()
 SMALL = ParagraphStyle("small", parent=_styles["BodyText"], fontSize=7.5, leading=9)
+CHUNK = 40  # table rows per flowable
 BODY = ParagraphStyle("body", parent=_styles["BodyText"], fontSize=9, leading=11)
 
 
 def esc(value: Any) -> str:
     text = "" if value is None else str(value)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cell(value: Any) -> Any:
+    """Short values as plain text (fast to lay out); longer ones as paragraphs that wrap."""
+    text = "" if value is None else str(value)
+    return text if len(text) <= 24 else Paragraph(esc(text), SMALL)
 
 
 class Document:
@@ -61,19 +68,23 @@ class Document:
         if not rows:
             self.para(word("none", self.lang))
             return
-        body = [[Paragraph(esc(c), SMALL) for c in row] for row in rows]
-        data = ([[Paragraph(f"<b>{esc(h)}</b>", SMALL) for h in headers]] if header else []) + body
-        table = Table(data, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
-        style = [
-            ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-        ]
-        if header:
-            style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")))
-        table.setStyle(TableStyle(style))
-        self.story.append(table)
+        # A long table in chunks: ReportLab splits one table across pages again and again,
+        # which grows with the square of its rows; a chunk a page keeps it linear.
+        head = [[Paragraph(f"<b>{esc(h)}</b>", SMALL) for h in headers]] if header else []
+        for start in range(0, len(rows), CHUNK):
+            body = [[_cell(c) for c in row] for row in rows[start : start + CHUNK]]
+            table = Table(head + body, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
+            style = [
+                ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+                ("FONTSIZE", (0, 0), (-1, -1), 7.5),
+            ]
+            if header:
+                style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")))
+            table.setStyle(TableStyle(style))
+            self.story.append(table)
 
     def drawing(self, drawing: Drawing) -> None:
         self.story.append(drawing)
