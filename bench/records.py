@@ -97,7 +97,7 @@ def fill(sessions: Any, cases: int, owner: User) -> None:
             instances = []
             for k in range(n):
                 j = done + k
-                opened = START + timedelta(minutes=j * 5 % (365 * 24 * 60))
+                opened = START + timedelta(minutes=j * (360 * 24 * 60 // cases))  # a year, whatever the size
                 recent = opened > START + timedelta(days=300)  # older cases have mostly been closed
                 closed = None if recent and j % 3 == 0 else opened + timedelta(days=rng.randint(5, 80))
                 instances.append(

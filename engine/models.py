@@ -275,6 +275,7 @@ class CaseRecord(Base):
             "reopened",
             "recurring",
         ),  # fmt: skip
+        Index("ix_case_closed", "process_key", "closed_at"),
         Index(
             "ix_case_open_age",
             "process_key",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Integer, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from . import policy, report_cache
@@ -120,25 +120,17 @@ def nonconformity(
     }
     groups: dict[str, dict[str, dict[str, int]]] = {"severity": {}, "source": {}, "site": {}, "service": {}}
     histogram: dict[int, int] = {}
-    for sev, src, st, svc, took, n, n_on_time, sum_days, n_eff, n_reopened, n_recurs in grouped:
-        n_closed = 0 if took is None or int(took) < 0 else n
-        if n_closed:
-            histogram[int(took)] = histogram.get(int(took), 0) + n
-        values = (
-            n,
-            n_closed,
-            n_on_time or 0,
-            float(sum_days or 0),
-            n_eff or 0,
-            n_reopened or 0,
-            n_recurs or 0,
-        )
+    for row in grouped:
+        if row[0] == "d":  # whole days to close -> how many cases took them
+            histogram[row[1]] = histogram.get(row[1], 0) + row[2]
+            continue
+        _g, sev, src, st, svc, *values = row
         for key, value in zip(totals, values, strict=True):
             totals[key] += value
         for dim, key in (("severity", sev), ("source", src), ("site", st), ("service", svc)):
             slot = groups[dim].setdefault(key or "-", {"opened": 0, "closed": 0})
-            slot["opened"] += n
-            slot["closed"] += n_closed
+            slot["opened"] += values[0]
+            slot["closed"] += values[1]
     return {
         "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
         "site": policy.records_site(user) or site,
@@ -208,11 +200,19 @@ def _grouped(
     if service:
         query = query.where(c.service == service)
     query = query.group_by(c.severity, c.source, c.site, c.service, whole_days)
-    return [
-        [r[0], r[1], r[2], r[3], None if r[4] is None else int(r[4]), r[5], int(r[6] or 0), float(r[7] or 0),
-         int(r[8] or 0), int(r[9] or 0), int(r[10] or 0)]
-        for r in session.execute(query)
-    ]  # fmt: skip
+    # Kept compact for the cache: sums by the four dimensions ("g") and a histogram ("d").
+    sums: dict[tuple[Any, ...], list[Any]] = {}
+    days_taken: dict[int, int] = {}
+    for sev, src, st, svc, took, n, on_time, sum_days, effective, reopened, recurs in session.execute(query):
+        took = -1 if took is None else int(took)
+        slot = sums.setdefault((sev, src, st, svc), [0, 0, 0, 0.0, 0, 0, 0])
+        for i, value in enumerate((n, n if took >= 0 else 0, on_time, sum_days, effective, reopened, recurs)):
+            slot[i] += float(value or 0) if i == 3 else int(value or 0)
+        if took >= 0:
+            days_taken[took] = days_taken.get(took, 0) + n
+    return [["g", *key, *values] for key, values in sums.items()] + [
+        ["d", d, n] for d, n in days_taken.items()
+    ]
 
 
 def _median(histogram: dict[int, int]) -> float | None:
@@ -241,21 +241,17 @@ def _open_by_age(
         *((age < (high + 1), literal(label)) for low, high, label in AGE_BUCKETS if high is not None),
         else_=literal(AGE_BUCKETS[-1][2]),
     )
-    # Open now: the partial index of open cases; an earlier end also counts those closed since.
-    still_open = (
-        c.closed_at.is_(None)
-        if at_end >= datetime.now(UTC)
-        else or_(c.closed_at.is_(None), c.closed_at >= at_end)
-    )
-    query = (
-        select(bucket, c.severity, func.count())
-        .where(c.process_key == NC, c.opened_at < at_end, still_open, c.status != "cancelled")
-        .group_by(bucket, c.severity)
-    )
-    query = _scope(query, c.site, c.service, user, site, service)
+    # Open at the end: open now (the partial index of open cases), and closed since (by date).
     counts: dict[str, dict[str, int]] = {label: {} for _l, _h, label in AGE_BUCKETS}
-    for label, severity, n in session.execute(query):
-        counts.setdefault(label, {})[severity or "-"] = n
+    for still_open in (c.closed_at.is_(None), c.closed_at >= at_end):
+        query = (
+            select(bucket, c.severity, func.count())
+            .where(c.process_key == NC, still_open, c.opened_at < at_end, c.status != "cancelled")
+            .group_by(bucket, c.severity)
+        )
+        for label, severity, n in session.execute(_scope(query, c.site, c.service, user, site, service)):
+            slot = counts.setdefault(label, {})
+            slot[severity or "-"] = slot.get(severity or "-", 0) + n
     return [{"bucket": label, "count": sum(v.values()), "by_severity": v} for label, v in counts.items()]
 
 

@@ -50,6 +50,7 @@ def upgrade() -> None:
             "recurring",
         ],
     )
+    op.create_index("ix_case_closed", "case_record", ["process_key", "closed_at"])
     op.create_index(
         "ix_case_open_age",
         "case_record",
@@ -302,6 +303,7 @@ def downgrade() -> None:
         op.drop_table(table)
     op.drop_index("ix_human_task_completed_by", "human_task")
     op.drop_index("ix_case_open_age", "case_record")
+    op.drop_index("ix_case_closed", "case_record")
     op.drop_index("ix_case_report", "case_record")
     with op.batch_alter_table("case_record") as batch:
         for column in ("recurring", "reopened", "closed_at", "opened_at", "source"):
