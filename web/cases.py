@@ -160,6 +160,11 @@ def _history_note(entry: workspace.HistoryEntry) -> str:
         "signed": signing.history_note(entry.data) if entry.kind == "signed" else "",
         "exported": _("exported the case record"),
         "in_evidence_pack": _("included in an evidence pack"),
+        "raised_from_communication": _(
+            "raised from the complaint of %(client)s of %(day)s in the client communications register",
+            client=entry.data.get("client", ""),
+            day=str(entry.data.get("on_date", "")),
+        ),
     }
     return words.get(entry.kind, entry.kind.replace("_", " "))
 

@@ -146,4 +146,5 @@ RECORD_WORDS = {
     "Re-opened / recurring": "Dibuka ulang / berulang",
     "The numbers": "Angkanya",
     "Complete record (PDF)": "Rekaman lengkap (PDF)",
+    "raised from the complaint of %(client)s of %(day)s in the client communications register": "dicatat dari keluhan %(client)s tanggal %(day)s di register komunikasi klien",
 }
