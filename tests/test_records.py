@@ -341,3 +341,17 @@ def test_the_supplier_register_keeps_each_score_with_its_case(session, people, c
     assert supplier.score == 61
     with pytest.raises(NotAuthorized):
         registers.page(session, people.tl, "suppliers", {}, TODAY)
+
+
+def test_a_pack_left_running_by_a_killed_process_is_taken_up_again(session, people, clock, tmp_path):
+    first, last = packs.period_bounds("2026-01", None, None)
+    pack = packs.request(session, people.qc, first, last, None, None, "id", clock.now())
+    pack.status, pack.started_at, pack.progress = "running", clock.now(), 30  # its builder died
+    session.flush()
+    factory = lambda: session  # noqa: E731 - the test's own transaction stands in for the job's
+    session.commit = session.flush  # type: ignore[method-assign]
+    session.close = lambda: None  # type: ignore[method-assign]
+    assert packs.run_pending(factory, tmp_path, clock.now) == 0  # still within its time
+    later = clock.now() + packs.STALE + timedelta(seconds=1)
+    assert packs.run_pending(factory, tmp_path, lambda: later) == 1
+    assert session.get(EvidencePack, pack.id).status == "done"

@@ -138,3 +138,47 @@ def test_the_scheduler_hands_the_work_over_when_a_broker_is_set(committed_db):  
     jobs = {j.id: j for j in periodic_job_definitions(runtime)}  # type: ignore[arg-type]
     assert jobs["notifications"].func.__name__ == "hand_over" and jobs["digests"].func.__name__ == "hand_over"
     assert jobs["fire-due-timers"].func.__name__ == "tick"  # timers stay with the scheduler's watch
+
+
+@pytest.mark.parametrize("committed_db", ["sqlite"], indirect=True)
+def test_a_worker_builds_an_evidence_pack_off_the_web_workers(committed_db, tmp_path: Path):  # type: ignore[no-untyped-def]
+    redis_or_skip()
+    from engine import packs, worker
+    from engine.models_records import EvidencePack
+    from tests.conftest import make_user
+
+    queue = f"mutu-test-{os.getpid()}-{time.time_ns()}"
+    env = {
+        **os.environ,
+        "MUTU_DATABASE_URL": committed_db.url,
+        "MUTU_SECRET_KEY": "worker-test",
+        "MUTU_BROKER_URL": REDIS,
+        "MUTU_BROKER_QUEUE": queue,
+        "MUTU_UPLOAD_DIR": str(tmp_path / "uploads"),
+        "MUTU_WORKFLOWS_DIR": str(ROOT / "workflows"),
+    }
+    with session_scope(committed_db.sessions) as session:
+        qc = make_user(session, "qc.worker", "quality_control")
+        first, last = packs.period_bounds("2026-01", None, None)
+        pack_id = packs.request(session, qc, first, last, None, None, "id", datetime.now(UTC)).id
+    settings = Settings.from_env(
+        {}, database_url=committed_db.url, secret_key="t", broker_url=REDIS, broker_queue=queue
+    )
+    proc = start_worker(env, queue)
+    try:
+        worker.enqueue("evidence_packs", settings)
+
+        def built() -> bool:
+            with session_scope(committed_db.sessions) as session:
+                return session.get(EvidencePack, pack_id).status == "done"
+
+        assert wait_for(built), "the worker did not build the pack"
+        with session_scope(committed_db.sessions) as session:
+            pack = session.get(EvidencePack, pack_id)
+            assert pack.sha256 and pack.size and pack.progress == 100
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
