@@ -333,19 +333,6 @@ class Timer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class Incident(Base):
-    __tablename__ = "incident"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
-    element_id: Mapped[str | None] = mapped_column(String(200))
-    element_name: Mapped[str | None] = mapped_column(String(300))
-    message: Mapped[str] = mapped_column(Text)
-    pending_action: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
 class AuditEvent(Base):
     """Append-only and hash-chained per instance (or the ``system`` chain for deploys)."""
 
@@ -370,16 +357,6 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-class CaseCounter(Base):
-    """Gap-free case numbers per process and year: bumped in the starting transaction."""
-
-    __tablename__ = "case_counter"
-
-    process_key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    year: Mapped[int] = mapped_column(Integer, primary_key=True)
-    value: Mapped[int] = mapped_column(Integer)
-
-
 class HumanTaskRole(Base):
     """Further roles of a task whose lane maps to more than one (the first is ``role_key``)."""
 
@@ -390,28 +367,10 @@ class HumanTaskRole(Base):
     role_key: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
-class ProcessDraft(Base):
-    """A version being edited: the bundle's files, private to the editors until published."""
-
-    __tablename__ = "process_draft"
-    __table_args__ = (Index("ix_process_draft_key", "process_key", "status"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    process_key: Mapped[str] = mapped_column(String(100))
-    base_version: Mapped[int | None] = mapped_column(Integer)
-    files: Mapped[dict[str, str]] = mapped_column(JSON)
-    revision: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(20))  # open, published, discarded
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    published_version: Mapped[int | None] = mapped_column(Integer)
-
-
 # Modules whose tables belong to ``Base.metadata`` beside this one's.
 TABLE_MODULES = (
     "idempotency",
+    "models_steps",
     "models_links",
     "models_messages",
     "models_notify",
@@ -429,3 +388,7 @@ def all_tables() -> MetaData:
     for module in TABLE_MODULES:
         importlib.import_module(f"engine.{module}")
     return Base.metadata
+
+
+# Kept importable from here, where the rest of the engine has always found them.
+from .models_steps import CaseCounter, Incident, ProcessDraft  # noqa: E402, F401

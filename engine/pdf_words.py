@@ -66,8 +66,11 @@ WORDS: dict[str, tuple[str, str]] = {
 }
 
 
-def word(key: str, lang: str) -> str:
-    pair = WORDS.get(key)
+def in_language(pair: tuple[str, str] | None, lang: str, fallback: str) -> str:
     if pair is None:
-        return key
+        return fallback
     return pair[1] if lang == "en" else pair[0]
+
+
+def word(key: str, lang: str) -> str:
+    return in_language(WORDS.get(key), lang, key)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from .errors import MutuError, NotAuthorized, NotFound
 from .models import CaseRecord, HumanTask, HumanTaskOwner, HumanTaskRole, ProcessInstance, User
 from .models_signin import ConfidentialityAcceptance
+from .statement import STATEMENT, STATEMENT_VERSION  # noqa: F401 - edges find them here
 
 SITES = ("Bogor", "Bandung", "Semarang", "Malang")
 GLOBAL_ROLES = frozenset({"qmr", "director", "procurement", "client_liaison", "admin"})
@@ -46,24 +47,6 @@ class StatementNotAccepted(MutuError):
 
 
 # -- the confidentiality gate -------------------------------------------------------------
-
-# A new text gets a new version, so everyone accepts it again.
-STATEMENT_VERSION = "2026-1"
-STATEMENT = {
-    "id": (
-        "Saya memahami bahwa data pelanggan, rekaman panggilan, hasil evaluasi agen dan catatan mutu "
-        "yang saya lihat di Mutu bersifat rahasia. Saya hanya akan menggunakannya untuk pekerjaan "
-        "mutu yang ditugaskan kepada saya, tidak akan menyalin, membagikan atau membawanya keluar "
-        "dari sistem, dan akan segera melaporkan kepada QMR bila mengetahui kebocoran data "
-        "(Manual Mutu 8.5.3)."
-    ),
-    "en": (
-        "I understand that the customer data, call recordings, agent evaluations and quality "
-        "records I see in Mutu are confidential. I will use them only for the quality work assigned "
-        "to me, will not copy, share or take them out of the system, and will report any data leak "
-        "to the QMR at once (Quality Manual 8.5.3)."
-    ),
-}
 
 
 def has_accepted(session: Session, user: User, text_version: str = STATEMENT_VERSION) -> bool:

@@ -8,6 +8,8 @@ step's own transaction: a step that fails leaves none of them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -51,15 +53,22 @@ def on_completed(
     spec = (meta.get("records") or {}).get(bpmn_id)
     if not isinstance(spec, dict):
         return
-    kind = spec.get("kind")
-    if kind == "monitoring":
-        _monitoring(session, instance, spec, submitted, data, actor, now)
-    elif kind == "supplier_action":
-        _supplier_action(session, instance, spec, submitted, data, now)
-    elif kind == "requirement":
-        _requirement(session, instance, spec, submitted, data, actor, now)
-    elif kind == "preservation":
-        _preservation(session, instance, spec, submitted, data, actor, now)
+    writer = _WRITERS.get(spec.get("kind"))
+    if writer is not None:
+        writer(_Done(session, instance, spec, submitted, data, actor, now))
+
+
+@dataclass(frozen=True)
+class _Done:
+    """A completed task: its submission, the case's data and who, for the record writers."""
+
+    session: Session
+    instance: ProcessInstance
+    spec: dict[str, Any]
+    submitted: dict[str, Any]
+    data: dict[str, Any]
+    actor: User | None
+    now: datetime
 
 
 def _score(row: dict[str, Any], parts: list[str]) -> int | None:
@@ -68,15 +77,9 @@ def _score(row: dict[str, Any], parts: list[str]) -> int | None:
     return int(min(numbers)) if numbers and len(numbers) == len(values) else None
 
 
-def _monitoring(
-    session: Session,
-    instance: ProcessInstance,
-    spec: dict[str, Any],
-    submitted: dict[str, Any],
-    data: dict[str, Any],
-    actor: User | None,
-    now: datetime,
-) -> None:
+def _monitoring(done: _Done) -> None:
+    session, instance, spec = done.session, done.instance, done.spec
+    submitted, data, actor, now = done.submitted, done.data, done.actor, done.now
     rows = [r for r in submitted.get(spec.get("rows", ""), []) or [] if isinstance(r, dict)]
     agents = agents_by_code(session, {str(r.get("agent_code")) for r in rows if r.get("agent_code")})
     pass_mark = data.get("pass_mark")
@@ -152,14 +155,9 @@ def add_to_months(session: Session, months: dict[tuple[str, ...], list[Any]]) ->
         )
 
 
-def _supplier_action(
-    session: Session,
-    instance: ProcessInstance,
-    spec: dict[str, Any],
-    submitted: dict[str, Any],
-    data: dict[str, Any],
-    now: datetime,
-) -> None:
+def _supplier_action(done: _Done) -> None:
+    session, instance, spec = done.session, done.instance, done.spec
+    submitted, data, now = done.submitted, done.data, done.now
     session.add(
         SupplierAction(
             supplier_name=str(data.get(spec.get("supplier", "supplier_name")) or "?")[:200],
@@ -172,15 +170,9 @@ def _supplier_action(
     )
 
 
-def _requirement(
-    session: Session,
-    instance: ProcessInstance,
-    spec: dict[str, Any],
-    submitted: dict[str, Any],
-    data: dict[str, Any],
-    actor: User | None,
-    now: datetime,
-) -> None:
+def _requirement(done: _Done) -> None:
+    session, instance, spec = done.session, done.instance, done.spec
+    submitted, data, actor, now = done.submitted, done.data, done.actor, done.now
     merged = {**data, **submitted}
     code = str(merged.get(spec.get("code", "pks_clause")) or f"case-{instance.id}")[:80]
     text = str(merged.get(spec.get("text", "register_entry")) or "")
@@ -270,15 +262,9 @@ def plan_activity(
     return activity
 
 
-def _preservation(
-    session: Session,
-    instance: ProcessInstance,
-    spec: dict[str, Any],
-    submitted: dict[str, Any],
-    data: dict[str, Any],
-    actor: User | None,
-    now: datetime,
-) -> None:
+def _preservation(done: _Done) -> None:
+    session, instance, spec = done.session, done.instance, done.spec
+    submitted, data, actor, now = done.submitted, done.data, done.actor, done.now
     if actor is None:
         return
     title = str(data.get("description") or data.get("case_number") or "")[:160]
@@ -299,3 +285,11 @@ def _preservation(
             now,
             instance_id=instance.id,
         )
+
+
+_WRITERS: dict[Any, Callable[[_Done], None]] = {
+    "monitoring": _monitoring,
+    "supplier_action": _supplier_action,
+    "requirement": _requirement,
+    "preservation": _preservation,
+}

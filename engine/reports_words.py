@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .pdf_words import in_language
+
 KINDS: dict[str, tuple[str, str]] = {
     "started": ("Dimulai", "Started"),
     "completed": ("Diselesaikan", "Completed"),
@@ -34,7 +36,4 @@ KINDS: dict[str, tuple[str, str]] = {
 
 
 def kind_word(kind: str, lang: str) -> str:
-    pair = KINDS.get(kind)
-    if pair is None:
-        return kind.replace("_", " ")
-    return pair[1] if lang == "en" else pair[0]
+    return in_language(KINDS.get(kind), lang, kind.replace("_", " "))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
@@ -11,8 +10,8 @@ from flask_login import current_user
 from lxml import etree
 from sqlalchemy import select
 
-from engine import case_status, inbox, links, policy, workspace
-from engine.errors import MutuError, NotAuthorized, NotFound
+from engine import case_record, case_status, inbox, links, policy, workspace
+from engine.errors import MutuError, NotAuthorized
 from engine.models import CaseRecord, ProcessInstance, ProcessVersion
 from engine.models_workspace import Attachment
 from engine.spiff import parse_xml
@@ -255,11 +254,7 @@ def _english_labels(xml: str, meta: Any) -> str:
 
 
 def _diagram_xml(version: ProcessVersion) -> str:
-    marker = re.compile(r'<(?:\w+:)?process\b[^>]*\bid="' + re.escape(version.process_key) + '"')
-    for content in version.source_files.values():
-        if marker.search(content):
-            return content
-    raise NotFound(f"no diagram for {version.process_key}")
+    return case_record.diagram_xml(version)
 
 
 @bp.post("/cases/<int:instance_id>/manage")

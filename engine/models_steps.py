@@ -1,0 +1,53 @@
+"""Tables of the engine's own bookkeeping: incidents, case counters and drafts being edited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .models import Base, UTCDateTime
+
+
+class Incident(Base):
+    __tablename__ = "incident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    element_name: Mapped[str | None] = mapped_column(String(300))
+    message: Mapped[str] = mapped_column(Text)
+    pending_action: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CaseCounter(Base):
+    """Gap-free case numbers per process and year: bumped in the starting transaction."""
+
+    __tablename__ = "case_counter"
+
+    process_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+
+
+class ProcessDraft(Base):
+    """A version being edited: the bundle's files, private to the editors until published."""
+
+    __tablename__ = "process_draft"
+    __table_args__ = (Index("ix_process_draft_key", "process_key", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(100))
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    files: Mapped[dict[str, str]] = mapped_column(JSON)
+    revision: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))  # open, published, discarded
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_version: Mapped[int | None] = mapped_column(Integer)
