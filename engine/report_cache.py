@@ -47,7 +47,7 @@ def _month_start(day: date) -> date:
     return day.replace(day=1)
 
 
-def _month_end(day: date) -> date:
+def month_end(day: date) -> date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
@@ -63,8 +63,8 @@ def rows(
     months: list[date] = []
     day = start
     while day <= end:
-        last = min(_month_end(day), end)
-        if day == _month_start(day) and last == _month_end(day):
+        last = min(month_end(day), end)
+        if day == _month_start(day) and last == month_end(day):
             months.append(day)
         else:  # a part of a month: computed each time
             out.extend(compute(_at(day), _at(last + timedelta(days=1))))
@@ -93,7 +93,7 @@ def rows(
         if hit is not None and hit.generation == generation:
             out.extend(hit.rows)
             continue
-        fresh = compute(_at(month), _at(_month_end(month) + timedelta(days=1)))
+        fresh = compute(_at(month), _at(month_end(month) + timedelta(days=1)))
         out.extend(fresh)
         statement = _upsert(session)(ReportCache).values(
             name=name,

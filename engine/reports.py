@@ -34,6 +34,8 @@ class Period:
 
     @property
     def until(self) -> datetime:
+        if self.end == date.max:
+            return datetime.max.replace(tzinfo=UTC)
         return datetime.combine(self.end + timedelta(days=1), time.min, UTC)
 
 
@@ -108,7 +110,19 @@ def nonconformity(
     def compute(since: datetime, until: datetime) -> list[list[Any]]:
         return _grouped(session, since, until, site, service, targets)
 
-    grouped = report_cache.rows(session, NC, "nonconformity", scope, period.start, period.end, compute)
+    # Only the months that hold cases: a period of centuries costs what its cases cost.
+    first, last = session.execute(
+        select(func.min(CaseRecord.opened_at), func.max(CaseRecord.opened_at)).where(
+            CaseRecord.process_key == NC
+        )
+    ).one()
+    start = max(period.start, first.date().replace(day=1)) if first else None
+    end = min(period.end, report_cache.month_end(last.date())) if last else None
+    grouped = (
+        report_cache.rows(session, NC, "nonconformity", scope, start, end, compute)
+        if start and end and start <= end
+        else []
+    )
     totals = {
         "opened": 0,
         "closed": 0,

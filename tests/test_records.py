@@ -355,3 +355,13 @@ def test_a_pack_left_running_by_a_killed_process_is_taken_up_again(session, peop
     later = clock.now() + packs.STALE + timedelta(seconds=1)
     assert packs.run_pending(factory, tmp_path, lambda: later) == 1
     assert session.get(EvidencePack, pack.id).status == "done"
+
+
+def test_a_period_of_centuries_costs_what_its_cases_cost(session, library, people):
+    monitored(session, library, people)
+    ages = reports.Period(date(1, 1, 1), date(9999, 12, 31))
+    figures = reports.nonconformity(session, people.qmr, ages)
+    assert figures["opened"] == 2 and figures["period"] == {"from": "0001-01-01", "to": "9999-12-31"}
+    from engine.models_records import ReportCache
+
+    assert len(session.execute(select(ReportCache)).scalars().all()) <= 1  # the one month with cases
