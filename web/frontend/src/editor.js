@@ -265,6 +265,7 @@ function save() {
 }
 
 async function saveNow() {
+  if (root.dataset.published) return true; // a published draft is read-only: nothing to save, nothing to say
   await keepCurrent();
   if (state.dirty.has(gluePath) || state.current !== gluePath) {
     if (state.dirty.has(gluePath)) state.files[gluePath] = JSON.stringify(state.glue, null, 2) + '\n';
@@ -288,7 +289,8 @@ async function saveNow() {
       return false;
     }
   }
-  say(lang === 'en' ? `Saved (revision ${state.revision})` : `Tersimpan (revisi ${state.revision})`, 'ok');
+  // A save that ends after a publish must not hide what the publish said.
+  if (!root.dataset.published) say(lang === 'en' ? `Saved (revision ${state.revision})` : `Tersimpan (revisi ${state.revision})`, 'ok');
   return true;
 }
 
