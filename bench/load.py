@@ -120,6 +120,23 @@ class Gunicorn:
         self.proc.wait(30)
 
 
+RETRY_FOR_S = 20.0
+
+
+def restart_database(duration: float, stop: threading.Event) -> list[float]:
+    """Restart PostgreSQL halfway through the run; return how long it was away (seconds)."""
+    if stop.wait(duration / 2):
+        return []
+    command = os.environ.get("MUTU_BENCH_PG_RESTART") or (
+        "pg_ctlcluster --skip-systemctl-redirect "
+        + sorted(os.listdir("/etc/postgresql"))[-1]
+        + " main restart"
+    )
+    started = time.monotonic()
+    subprocess.run(command, shell=True, check=True, capture_output=True, timeout=120)
+    return [round(time.monotonic() - started, 2)]
+
+
 class Client(threading.Thread):
     def __init__(self, server: Gunicorn, index: int, until: float) -> None:
         super().__init__(daemon=True)
@@ -131,22 +148,24 @@ class Client(threading.Thread):
 
     def timed(self, method: str, path: str, body: Any = None, token: str | None = None, retry: bool = True):  # type: ignore[no-untyped-def]
         key = uuid.uuid4().hex if method == "POST" and token else None
-        for _attempt in range(5):
+        give_up = time.monotonic() + RETRY_FOR_S  # a database restart takes a few seconds
+        while True:
             started = time.perf_counter()
             try:
                 status, payload = self.server.call(method, path, body, token, key)
             except OSError:  # a worker killed or restarting: the key makes the retry safe
                 self.errors[0] += 1
+                if time.monotonic() > give_up:
+                    return 0, None
                 time.sleep(0.1)
                 continue
             self.latencies.append((time.perf_counter() - started) * 1000)
             if status < 300:
                 return status, payload
             self.errors[status] += 1
-            if not retry or status not in (503, 429):
+            if not retry or status not in (503, 429) or time.monotonic() > give_up:
                 return status, payload
-            time.sleep(0.05)
-        return 0, None
+            time.sleep(0.2 if status == 503 else 0.05)  # 503: the database is away (Retry-After)
 
     def run(self) -> None:
         status, tok = self.timed(
@@ -222,7 +241,14 @@ def killer(server: Gunicorn, kills: int, duration: float, stop: threading.Event)
 
 
 def measure(
-    name: str, url: str, clients: int, workers: int, duration: float, work: Path, kills: int = 0
+    name: str,
+    url: str,
+    clients: int,
+    workers: int,
+    duration: float,
+    work: Path,
+    kills: int = 0,
+    restart: bool = False,
 ) -> dict[str, Any]:
     prepare(url, clients)
     server = Gunicorn(url, workers, work)
@@ -241,10 +267,18 @@ def measure(
             target=lambda: killed.extend(killer(server, kills, duration, stop)), daemon=True
         )
         chaos.start()
+        restarted: list[float] = []
+        outage = threading.Thread(
+            target=lambda: restarted.extend(restart_database(duration, stop)), daemon=True
+        )
+        if restart:
+            outage.start()
         for t in threads:
             t.join(duration + 120)
         stop.set()
         chaos.join(5)
+        if restart:
+            outage.join(130)
         elapsed = time.monotonic() - began
     finally:
         server.stop()
@@ -267,6 +301,7 @@ def measure(
         "baseline_ms": round(statistics.median(baseline), 2),
         "errors": {str(k): v for k, v in sorted(errors.items())},  # 0: the connection dropped
         "workers_killed": len(killed),
+        "database_restarted_s": restarted[0] if restart and restarted else None,
         **integrity(url, acknowledged),
     }
     result["p95_ratio"] = round((result["p95_ms"] or 0) / result["baseline_ms"], 1)
@@ -283,6 +318,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="4 clients for 15 s")
     parser.add_argument(
         "--kill-workers", type=int, default=0, help="SIGKILL this many gunicorn workers during the run"
+    )
+    parser.add_argument(
+        "--restart-db",
+        action="store_true",
+        help="restart PostgreSQL halfway through its run (MUTU_BENCH_PG_RESTART, else pg_ctlcluster)",
     )
     args = parser.parse_args()
     if args.quick:
@@ -307,7 +347,14 @@ def main() -> None:
             if url:
                 runs.append(
                     measure(
-                        "postgres", url, args.clients, args.workers, args.duration, work, args.kill_workers
+                        "postgres",
+                        url,
+                        args.clients,
+                        args.workers,
+                        args.duration,
+                        work,
+                        args.kill_workers,
+                        args.restart_db,
                     )
                 )
     last = runs[-1]

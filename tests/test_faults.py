@@ -183,3 +183,18 @@ def test_each_request_has_an_id_and_json_logs_carry_request_user_and_case(web, c
 def test_metrics_through_a_proxy_on_this_machine_are_not_local(web):  # type: ignore[no-untyped-def]
     client = web.app.test_client()
     assert client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 403
+
+
+def test_a_transaction_lost_with_the_database_mid_flush_is_a_503_not_a_500(web):  # type: ignore[no-untyped-def]
+    """Seen in bench/load.py --restart-db: a flush failed as PostgreSQL restarted, and the next
+    use of the session raised PendingRollbackError; nothing was written, so it is a retry."""
+    from sqlalchemy.exc import PendingRollbackError
+
+    def lost():  # type: ignore[no-untyped-def]
+        raise PendingRollbackError(
+            "This Session's transaction has been rolled back due to a previous exception"
+        )
+
+    web.app.add_url_rule("/test-lost-transaction", "lost_transaction", lost)
+    answer = web.client("qmr").get("/test-lost-transaction")
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "2"

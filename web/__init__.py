@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -261,6 +261,21 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
             response.headers["Retry-After"] = "2"
             return response
         raise exc
+
+    @app.errorhandler(PendingRollbackError)
+    def rolled_back(exc: PendingRollbackError):  # type: ignore[no-untyped-def]
+        """A statement of this request failed before (the database went away mid-flush): the
+        transaction is gone and nothing of it was written, so the client may simply retry."""
+        with contextlib.suppress(Exception):
+            core.db().rollback()
+        response = make_response(
+            error_page(
+                503, _("Not available"), _("The database is not answering; try again shortly."),
+                code="unavailable",
+            )
+        )  # fmt: skip
+        response.headers["Retry-After"] = "2"
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
