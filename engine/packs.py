@@ -20,10 +20,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import audit, exports, policy
+from . import audit, exports, jobs, policy
 from .db import session_scope
 from .errors import NotFound, ValidationFailed
 from .models import AuditEvent, CaseRecord, User
@@ -33,7 +33,7 @@ from .pack_report import render_pdf
 from .workspace import attachment_path
 
 PACK_CHAIN = "evidence_packs"
-STALE = timedelta(minutes=10)  # a pack "running" this long lost its process: take it up again
+STALE = jobs.STALE
 CHECK_COLUMNS = (
     "period", "method", "site", "service", "agent_code", "online_name", "score", "passed",
     "checked_by", "checked_at", "number",
@@ -122,57 +122,17 @@ def listed(session: Session, user: User, page: int = 1, per_page: int = 50) -> t
     return list(rows), total
 
 
-def _claim(factory: sessionmaker[Session], now: datetime) -> int | None:
-    with session_scope(factory) as session:
-        candidates = session.execute(
-            select(EvidencePack.id)
-            .where(
-                (EvidencePack.status == "queued")
-                | ((EvidencePack.status == "running") & (EvidencePack.started_at < now - STALE))
-            )
-            .order_by(EvidencePack.id)
-            .limit(5)
-        ).scalars()
-        for pack_id in candidates:
-            won = session.execute(
-                update(EvidencePack)
-                .where(EvidencePack.id == pack_id, EvidencePack.status.in_(("queued", "running")))
-                .where((EvidencePack.status == "queued") | (EvidencePack.started_at < now - STALE))
-                .values(status="running", started_at=now, progress=1, stage="collecting")
-            ).rowcount
-            if won:
-                return pack_id
-    return None
-
-
 def run_pending(
     factory: sessionmaker[Session], upload_dir: Path, clock: Callable[[], datetime], limit: int = 3
 ) -> int:
     """Build queued packs (the scheduler's and workers' job); return how many were built."""
-    built = 0
-    while built < limit:
-        pack_id = _claim(factory, clock())
-        if pack_id is None:
-            break
-        try:
-            build(factory, pack_id, upload_dir, clock)
-        except Exception as exc:  # a pack that cannot be built says why and stops there
-            with session_scope(factory) as session:
-                session.execute(
-                    update(EvidencePack)
-                    .where(EvidencePack.id == pack_id)
-                    .values(status="failed", error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=clock())
-                )
-            raise
-        built += 1
-    return built
+    return jobs.run_pending(
+        factory, EvidencePack, lambda f, pack_id, c: build(f, pack_id, upload_dir, c), clock, limit
+    )
 
 
 def _progress(factory: sessionmaker[Session], pack_id: int, progress: int, stage: str) -> None:
-    with session_scope(factory) as session:
-        session.execute(
-            update(EvidencePack).where(EvidencePack.id == pack_id).values(progress=progress, stage=stage)
-        )
+    jobs.progress(factory, EvidencePack, pack_id, progress, stage)
 
 
 def collect(session: Session, pack: EvidencePack) -> dict[str, Any]:

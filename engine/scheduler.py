@@ -119,6 +119,13 @@ def evidence_packs(rt: Runtime) -> int:
     return packs.run_pending(rt.sessions, rt.settings.upload_dir, rt.engine.clock.now)
 
 
+def export_jobs(rt: Runtime) -> int:
+    """Make the register exports too large for a web request."""
+    from . import export_jobs as jobs
+
+    return jobs.run_pending(rt.sessions, rt.engine.clock.now)
+
+
 def _to_workers(job: str) -> Callable[[Runtime], object]:
     def hand_over(rt: Runtime) -> None:
         from .worker import enqueue
@@ -138,6 +145,7 @@ def periodic_job_definitions(rt: Runtime) -> list[JobDefinition]:
             JobDefinition("digests", _to_workers("digests"), 86400.0, at_hour=rt.settings.digest_hour),
             JobDefinition("trend-rules", trends, 3600.0),
             JobDefinition("evidence-packs", _to_workers("evidence_packs"), PACK_POLL_SECONDS),
+            JobDefinition("exports", _to_workers("exports"), PACK_POLL_SECONDS),
         ]
     return [
         JobDefinition("fire-due-timers", tick, rt.settings.timer_poll_seconds),
@@ -146,6 +154,7 @@ def periodic_job_definitions(rt: Runtime) -> list[JobDefinition]:
         JobDefinition("digests", digests, 86400.0, at_hour=rt.settings.digest_hour),
         JobDefinition("trend-rules", trends, 3600.0),
         JobDefinition("evidence-packs", evidence_packs, PACK_POLL_SECONDS),
+        JobDefinition("exports", export_jobs, PACK_POLL_SECONDS),
     ]
 
 

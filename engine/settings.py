@@ -65,6 +65,9 @@ class Settings:
         default=PROJECT_ROOT / "instance" / "uploads",
         metadata={"doc": "folder where evidence files are kept, named by their SHA-256"},
     )
+    export_inline_rows: int = field(
+        default=5000, metadata={"doc": "larger register exports are made off the web workers, with progress"}
+    )
     max_evidence_bytes: int = field(
         default=10 * 1024 * 1024, metadata={"doc": "largest evidence file accepted on a form"}
     )

@@ -25,6 +25,7 @@ JOBS = {
     "notifications": "mutu.notifications",
     "digests": "mutu.digests",
     "evidence_packs": "mutu.evidence_packs",
+    "exports": "mutu.exports",
 }
 
 celery_app = Celery("mutu")
@@ -88,6 +89,13 @@ def evidence_packs_job() -> int:
     from .scheduler import evidence_packs
 
     return evidence_packs(_runtime())
+
+
+@_retried("mutu.exports")
+def exports_job() -> int:
+    from .scheduler import export_jobs
+
+    return export_jobs(_runtime())
 
 
 def enqueue(job: str, settings: Settings) -> None:

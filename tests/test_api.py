@@ -190,6 +190,7 @@ def test_hourly_housekeeping_forgets_closed_drafts_expired_tokens_and_old_failur
         "digests",
         "trend-rules",
         "evidence-packs",
+        "exports",
     }
     qc, qmr = api_for(web, "qc"), api_for(web, "qmr")
     qc.call("POST", "/processes/nonconformity/start", {"data": REPORT})

@@ -82,3 +82,28 @@ def test_the_client_liaison_downloads_a_pack_and_cannot_open_a_case(web):  # typ
     assert client.get(f"/cases/{instance_id}").status_code in (403, 404)
     assert client.post("/evidence-packs", {"period": "2026-01"}).status_code == 403
     assert api.call("POST", "/evidence-packs", {"period": "2026-13x"}).status_code == 400
+
+
+def test_a_large_export_is_made_off_the_web_workers_with_progress(web):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from engine import export_jobs
+
+    qmr = web.client("qmr")
+    for day in ("2026-01-05", "2026-01-06"):
+        qmr.post(
+            "/registers/communications",
+            {"f.client": "Telkom", "f.on_date": day, "f.channel": "email", "f.kind": "feedback",
+             "f.site": "Bandung", "f.summary": f"Umpan balik {day}"},
+        )  # fmt: skip
+    web.runtime.settings = replace(web.runtime.settings, export_inline_rows=1)
+    asked = qmr.get("/registers/communications?format=csv")
+    assert asked.status_code == 302 and "/exports/" in asked.location
+    job_path = asked.location.split("localhost")[-1]
+    waiting = qmr.get(job_path).get_data(as_text=True)
+    assert 'data-status="queued"' in waiting and 'http-equiv="refresh"' in waiting
+    assert web.client("director").get(job_path).status_code == 404  # the requester's alone
+    assert export_jobs.run_pending(web.runtime.sessions, web.clock.now) == 1
+    assert 'data-status="done"' in qmr.get(job_path).get_data(as_text=True)
+    content = qmr.get(job_path + "?download=1").get_data(as_text=True)
+    assert content.count("\n") == 3 and "Umpan balik 2026-01-06" in content  # header and two rows

@@ -9,7 +9,18 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from engine import agents, audit, case_record, exports, packs, policy, register_writes, registers, reports
+from engine import (
+    agents,
+    audit,
+    case_record,
+    export_jobs,
+    exports,
+    packs,
+    policy,
+    register_writes,
+    registers,
+    reports,
+)
 from engine.errors import ValidationFailed
 from engine.register_forms import FORMS
 
@@ -73,10 +84,14 @@ def register_index():  # type: ignore[no-untyped-def]
     return render_template("registers.html", names=names, words=records_words.words())
 
 
-def _export(name: str, filters: dict[str, Any], fmt: str) -> Response:
-    rows = registers.all_rows(db(), current_user, name, filters, today(), exports.MAX_ROWS)
+def _export(name: str, filters: dict[str, Any], fmt: str, total: int) -> Response:
     columns = registers.COLUMNS[name]
-    headers = [records_words.column(c) for c in columns]
+    headers = list(records_words.columns(columns).values())
+    if total > runtime().settings.export_inline_rows:  # too large for a web request: a job
+        job = export_jobs.request(db(), current_user, name, filters, fmt, headers, now())
+        db().commit()
+        return redirect(url_for("records.export_page", job_id=job.id))
+    rows = registers.all_rows(db(), current_user, name, filters, today(), exports.MAX_ROWS)
     if fmt == "xlsx":
         content = exports.xlsx_bytes(columns, headers, rows, records_words.register_title(name))
         mimetype, ext = exports.XLSX_TYPE, "xlsx"
@@ -105,10 +120,10 @@ def register_page(name: str, form_values: dict[str, Any] | None = None, form_err
     policy.check_may_read_register(current_user, name)
     filters = registers.clean_filters(name, request.args.to_dict())
     fmt = request.args.get("format")
-    if fmt in ("csv", "xlsx"):
-        return _export(name, filters, fmt)
-    number = page_arg(request.args.get("page"))
+    number = 1 if fmt in ("csv", "xlsx") else page_arg(request.args.get("page"))
     result = registers.page(db(), current_user, name, filters, today(), number, PER_PAGE)
+    if fmt in ("csv", "xlsx"):
+        return _export(name, filters, fmt, result.total)
     may_keep = bool(policy.REGISTER_KEEPERS[name] & current_user.role_keys) and current_user.active
     add = _form(ADD_FORMS[name], form_values, form_errors) if may_keep and name in ADD_FORMS else None
     return render_template(
@@ -205,6 +220,16 @@ def supplier_action(action_id: int, step: str):  # type: ignore[no-untyped-def]
         else url_for("records.register_page", name="suppliers")
     )
     return redirect(target)
+
+
+@bp.get("/exports/<int:job_id>")
+def export_page(job_id: int):  # type: ignore[no-untyped-def]
+    job = export_jobs.visible(db(), current_user, job_id)
+    if job.status == "done" and request.args.get("download"):
+        mimetype = exports.XLSX_TYPE if job.format == "xlsx" else exports.CSV_TYPE
+        disposition = f'attachment; filename="{job.register}-{job.id}.{job.format}"'
+        return Response(job.content, mimetype=mimetype, headers={"Content-Disposition": disposition})
+    return render_template("export.html", job=job, words=records_words.words())
 
 
 @bp.get("/agents")

@@ -147,4 +147,7 @@ RECORD_WORDS = {
     "The numbers": "Angkanya",
     "Complete record (PDF)": "Rekaman lengkap (PDF)",
     "raised from the complaint of %(client)s of %(day)s in the client communications register": "dicatat dari keluhan %(client)s tanggal %(day)s di register komunikasi klien",
+    "Export": "Ekspor",
+    "The export could not be made.": "Ekspor tidak dapat dibuat.",
+    "The export is large, so it is made apart; this page follows it.": "Ekspor ini besar, jadi dibuat terpisah; halaman ini mengikutinya.",
 }

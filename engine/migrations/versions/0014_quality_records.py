@@ -245,6 +245,27 @@ def upgrade() -> None:
         sa.Column("computed_at", sa.DateTime(), nullable=False),
     )
     op.create_index("uq_report_cache", "report_cache", ["name", "month", "scope"], unique=True)
+    op.create_table(
+        "export_job",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("register", sa.String(length=40), nullable=False),
+        sa.Column("filters", sa.JSON(), nullable=False),
+        sa.Column("format", sa.String(length=10), nullable=False),
+        sa.Column("headers", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("progress", sa.Integer(), nullable=False),
+        sa.Column("stage", sa.String(length=40), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("rows", sa.Integer(), nullable=True),
+        sa.Column("sha256", sa.String(length=64), nullable=True),
+        sa.Column("size", sa.Integer(), nullable=True),
+        sa.Column("content", sa.LargeBinary(), nullable=True),
+        sa.Column("requested_by_id", sa.Integer(), sa.ForeignKey("app_user.id"), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("started_at", sa.DateTime(), nullable=True),
+        sa.Column("finished_at", sa.DateTime(), nullable=True),
+    )
+    op.create_index("ix_export_job_status", "export_job", ["status", "created_at"])
     _backfill_recurring()
 
 
@@ -286,6 +307,7 @@ def _backfill_cases() -> None:
 
 def downgrade() -> None:
     for table in (
+        "export_job",
         "report_cache",
         "report_generation",
         "monitoring_month",
