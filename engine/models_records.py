@@ -40,7 +40,25 @@ class MonitoringResult(Base):
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class EvidencePack(Base):
+class JobRow:
+    """What every job row holds (``engine/jobs.py`` moves them): its state and progress, the
+    file it made with its SHA-256, who asked and when it ran."""
+
+    status: Mapped[str] = mapped_column(String(20))  # queued | running | done | failed
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    stage: Mapped[str | None] = mapped_column(String(40))
+    error: Mapped[str | None] = mapped_column(Text)
+    rows: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(Integer)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EvidencePack(JobRow, Base):
     """A period's evidence pack for the client: made by a job, then kept with its SHA-256."""
 
     __tablename__ = "evidence_pack"
@@ -51,19 +69,7 @@ class EvidencePack(Base):
     period_to: Mapped[str] = mapped_column(String(10))
     site: Mapped[str | None] = mapped_column(String(40))
     service: Mapped[str | None] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(20))  # queued | running | done | failed
-    progress: Mapped[int] = mapped_column(Integer, default=0)
-    stage: Mapped[str | None] = mapped_column(String(40))
-    error: Mapped[str | None] = mapped_column(Text)
-    rows: Mapped[int | None] = mapped_column(Integer)
-    sha256: Mapped[str | None] = mapped_column(String(64))
-    size: Mapped[int | None] = mapped_column(Integer)
-    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     language: Mapped[str] = mapped_column(String(5), default="id")
-    requested_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class MonitoringMonth(Base):
@@ -117,7 +123,7 @@ class ReportCache(Base):
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class ExportJob(Base):
+class ExportJob(JobRow, Base):
     """A register export too large for a web request, made by the same builders as the packs."""
 
     __tablename__ = "export_job"
@@ -128,15 +134,3 @@ class ExportJob(Base):
     filters: Mapped[dict[str, Any]] = mapped_column(JSON)
     format: Mapped[str] = mapped_column(String(10))
     headers: Mapped[list[str]] = mapped_column(JSON)  # in the reader's language, given by the page
-    status: Mapped[str] = mapped_column(String(20))
-    progress: Mapped[int] = mapped_column(Integer, default=0)
-    stage: Mapped[str | None] = mapped_column(String(40))
-    error: Mapped[str | None] = mapped_column(Text)
-    rows: Mapped[int | None] = mapped_column(Integer)
-    sha256: Mapped[str | None] = mapped_column(String(64))
-    size: Mapped[int | None] = mapped_column(Integer)
-    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
-    requested_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
