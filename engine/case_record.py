@@ -66,8 +66,7 @@ def render(
             "service": case.service,
             "severity": case.severity,
             "agent_code": case.agent_code,
-            "source": case.source,
-            **(case.fields or {}),
+            **case.shown_fields,
         }
         doc.heading(w("data"))
         doc.table(

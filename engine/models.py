@@ -309,6 +309,11 @@ class CaseRecord(Base):
     recurring: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
+    @property
+    def shown_fields(self) -> dict[str, Any]:
+        """The fields beyond the columns, with the source (a column for the reports) among them."""
+        return {**({"source": self.source} if self.source else {}), **(self.fields or {})}
+
 
 class Timer(Base):
     """A waiting timer; the scheduler fires rows whose ``fire_at`` has passed."""

@@ -330,12 +330,8 @@ def _case_json(instance: ProcessInstance, case: CaseRecord | None) -> dict[str, 
         "severity": case.severity if case else None,
         "agent_code": case.agent_code if case else None,
         "case_status": case.status if case else None,
-        "fields": workspace.mask(_with_source(case), hidden) if case else {},
+        "fields": workspace.mask(case.shown_fields, hidden) if case else {},
     }
-
-
-def _with_source(case: CaseRecord) -> dict[str, Any]:
-    return {**({"source": case.source} if case.source else {}), **(case.fields or {})}
 
 
 @bp.get("/cases")

@@ -60,11 +60,7 @@ def case_context(instance: ProcessInstance) -> dict[str, Any]:
             "severity": case.severity,
             "agent_code": case.agent_code,
         }
-        if case.source:
-            summary_fields["source"] = case.source
-        summary_fields.update(
-            {k: v for k, v in (case.fields or {}).items() if k not in ("summary", "status")}
-        )
+        summary_fields.update({k: v for k, v in case.shown_fields.items() if k not in ("summary", "status")})
     history = []
     for entry in workspace.history(session, instance.id):
         data = entry.data.get("data") if entry.kind in ("started", "completed") else entry.data
