@@ -45,7 +45,7 @@ class _DatabaseFigures:
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from .db import session_scope
-        from .models import HumanTask, Incident
+        from .models import HumanTask, Incident, ServiceJob
         from .models_notify import MailMessage, NotificationEvent
 
         with session_scope(self.sessions) as session:
@@ -61,12 +61,16 @@ class _DatabaseFigures:
             tasks = session.execute(
                 select(func.count()).select_from(HumanTask).where(HumanTask.status == "open")
             ).scalar_one()
+            service = session.execute(
+                select(func.count()).select_from(ServiceJob).where(ServiceJob.status == "waiting")
+            ).scalar_one()
         yield GaugeMetricFamily(
             "mutu_open_incidents", "Cases stopped at an error, not yet resolved", value=incidents
         )
         outbox = GaugeMetricFamily("mutu_outbox_depth", "Waiting in the outbox", labels=["kind"])
         outbox.add_metric(["mail"], mail)
         outbox.add_metric(["notification_event"], events)
+        outbox.add_metric(["service_job"], service)
         yield outbox
         yield GaugeMetricFamily("mutu_open_tasks", "Open human tasks", value=tasks)
 

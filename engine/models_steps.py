@@ -1,4 +1,4 @@
-"""Tables of the engine's own bookkeeping: incidents, case counters and drafts being edited."""
+"""Tables of the engine's own bookkeeping: incidents, case counters, drafts, service jobs."""
 
 from __future__ import annotations
 
@@ -51,3 +51,30 @@ class ProcessDraft(Base):
     updated_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     published_version: Mapped[int | None] = mapped_column(Integer)
+
+
+class ServiceJob(Base):
+    """A service task the diagram marks asynchronous, waiting for a worker to run it.
+
+    Written in the step that reached the task; done in the step that completes it, so a
+    job run twice (a redelivered Celery task) finds it done and calls nothing again.
+    """
+
+    __tablename__ = "service_job"
+    __table_args__ = (
+        Index("ux_service_job_task", "instance_id", "task_guid", unique=True),
+        Index("ix_service_job_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    task_guid: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))  # waiting, done, failed, cancelled
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    retries: Mapped[int] = mapped_column(Integer)
+    backoff_base: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

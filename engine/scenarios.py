@@ -23,6 +23,7 @@ from .models_registers import Supplier
 from .registry import CASE_COLUMNS
 from .sandbox import Sandbox, named_people, person, worker_for
 from .scenario_format import MAX_WAIT, SCHEMA, duration, problems  # noqa: F401 - SCHEMA is the format
+from .service_jobs import claim_due
 from .timers import due_timer_ids
 
 MAX_FIRE_ROUNDS = 50
@@ -232,13 +233,23 @@ class _Run:
         for _ in range(MAX_FIRE_ROUNDS):  # a timer that fires may plan another that is due already
             due = due_timer_ids(self.session, self.sandbox.clock.now(), 100)
             if not due:
-                return
+                break
             for timer_id in due:
                 self.engine.fire_timer(self.session, timer_id)
                 self.session.commit()
+        self.call_services()
+
+    def call_services(self) -> None:
+        """What a worker would do next: call the asynchronous service tasks now due."""
+        handled: set[int] = set()
+        while (job := claim_due(self.session, self.sandbox.clock.now(), handled)) is not None:
+            handled.add(job.id)
+            self.engine.run_service_job(self.session, job)
+            self.session.commit()
 
     def after(self, index: int, element: str | None) -> None:
         assert self.instance is not None
+        self.call_services()
         if self.instance.status == "incident":
             incident = self._incident()
             raise Difference(

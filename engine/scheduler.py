@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 
 PACK_POLL_SECONDS = 2.0  # how soon a requested evidence pack is taken up
+SERVICE_POLL_SECONDS = 1.0  # how soon a queued asynchronous service task is called
 
 
 def fire_due_timers(factory: sessionmaker[Session], engine: ProcessEngine, limit: int = 100) -> int:
@@ -126,6 +127,13 @@ def export_jobs(rt: Runtime) -> int:
     return jobs.run_pending(rt.sessions, rt.engine.clock.now)
 
 
+def service_tasks(rt: Runtime) -> dict[str, int]:
+    """Run the asynchronous service tasks that are due (first calls and retries)."""
+    from . import service_jobs
+
+    return service_jobs.run_due(rt.sessions, rt.engine)
+
+
 def _to_workers(job: str) -> Callable[[Runtime], object]:
     def hand_over(rt: Runtime) -> None:
         from .worker import enqueue
@@ -146,6 +154,7 @@ def periodic_job_definitions(rt: Runtime) -> list[JobDefinition]:
             JobDefinition("trend-rules", trends, 3600.0),
             JobDefinition("evidence-packs", _to_workers("evidence_packs"), PACK_POLL_SECONDS),
             JobDefinition("exports", _to_workers("exports"), PACK_POLL_SECONDS),
+            JobDefinition("service-tasks", _to_workers("service_tasks"), SERVICE_POLL_SECONDS),
         ]
     return [
         JobDefinition("fire-due-timers", tick, rt.settings.timer_poll_seconds),
@@ -155,6 +164,7 @@ def periodic_job_definitions(rt: Runtime) -> list[JobDefinition]:
         JobDefinition("trend-rules", trends, 3600.0),
         JobDefinition("evidence-packs", evidence_packs, PACK_POLL_SECONDS),
         JobDefinition("exports", export_jobs, PACK_POLL_SECONDS),
+        JobDefinition("service-tasks", service_tasks, SERVICE_POLL_SECONDS),
     ]
 
 

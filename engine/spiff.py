@@ -14,11 +14,15 @@ from uuid import UUID
 
 from lxml import etree
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
+from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 
 HISTORY = "mutu_history"  # the same key as prune.HISTORY; spiff.py imports nothing of ours
 
@@ -89,8 +93,35 @@ def document_kind(root: etree._Element) -> str | None:
     return None
 
 
+class DeferredServiceTask(ServiceTask):
+    """A service task the diagram marks asynchronous (property ``async`` = ``true``).
+
+    It waits, STARTED, instead of calling its operator inside the step that reached it; a
+    worker calls the operator later, retried with backoff (``spiffworkflow:retry``), and
+    completes it in a step of its own (``engine.service_jobs``).
+    """
+
+    def _execute(self, task: Any) -> bool | None:
+        return None
+
+
+class _ServiceTaskParser(ServiceTaskParser):
+    def create_task(self) -> ServiceTask:
+        properties = self.parse_extensions().get("properties") or {}
+        if str(properties.get("async", "")).strip().lower() in ("true", "yes", "1"):
+            self.spec_class = DeferredServiceTask
+        return super().create_task()
+
+
+class MutuParser(SpiffBpmnParser):
+    OVERRIDE_PARSER_CLASSES = {
+        **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("serviceTask"): (_ServiceTaskParser, ServiceTask),
+    }
+
+
 def new_parser() -> SpiffBpmnParser:
-    return SpiffBpmnParser(validator=VALIDATOR)
+    return MutuParser(validator=VALIDATOR)
 
 
 class _StatelessSpecConverter(BpmnWorkflowConverter):
@@ -122,6 +153,7 @@ class _StatelessSpecConverter(BpmnWorkflowConverter):
 
 def _make_serializer(stateless: bool) -> BpmnWorkflowSerializer:
     config = dict(SPIFF_CONFIG)
+    config[DeferredServiceTask] = ServiceTaskConverter
     if stateless:
         config[BpmnWorkflow] = _StatelessSpecConverter
     registry = BpmnWorkflowSerializer.configure(config)

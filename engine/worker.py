@@ -1,5 +1,6 @@
 """Celery workers (``mutu worker``, with ``MUTU_BROKER_URL`` naming a Redis): the scheduler's
-notification, mail and digest work runs there instead of in the scheduler process.
+notification, mail and digest work, evidence packs, exports and asynchronous service tasks
+run there instead of in the scheduler process.
 
 Every job is idempotent by construction: it claims outbox rows one per transaction with
 ``FOR UPDATE SKIP LOCKED`` and marks them done in that transaction, so a job run twice, or
@@ -26,6 +27,7 @@ JOBS = {
     "digests": "mutu.digests",
     "evidence_packs": "mutu.evidence_packs",
     "exports": "mutu.exports",
+    "service_tasks": "mutu.service_tasks",
 }
 
 celery_app = Celery("mutu")
@@ -96,6 +98,13 @@ def exports_job() -> int:
     from .scheduler import export_jobs
 
     return export_jobs(_runtime())
+
+
+@_retried("mutu.service_tasks")
+def service_tasks_job() -> dict[str, int]:
+    from .scheduler import service_tasks
+
+    return service_tasks(_runtime())
 
 
 def enqueue(job: str, settings: Settings) -> None:

@@ -191,6 +191,7 @@ def test_hourly_housekeeping_forgets_closed_drafts_expired_tokens_and_old_failur
         "trend-rules",
         "evidence-packs",
         "exports",
+        "service-tasks",
     }
     qc, qmr = api_for(web, "qc"), api_for(web, "qmr")
     qc.call("POST", "/processes/nonconformity/start", {"data": REPORT})

@@ -169,3 +169,25 @@ def test_the_qmr_edits_checks_publishes_and_the_director_approves(web, staff):  
     with web.session() as s:
         assert s.get(ProcessInstance, waiting).process_version.version == 2
         assert s.get(ProcessInstance, older).process_version.version == 1
+
+
+def test_the_qmr_marks_a_service_task_to_be_called_by_a_worker(web, staff):  # type: ignore[no-untyped-def]
+    qmr = staff("qmr")
+    qmr.go("/processes/supplier_procurement")
+    qmr.page.click("#open-editor")
+    qmr.page.wait_for_selector("#editor[data-ready='1']", timeout=30_000)
+    select_element(qmr.page, "sp_rate")
+    open_group(qmr.page, "mutu")
+    called = qmr.page.locator("#bio-properties-panel-mutu-async")
+    called.wait_for(state="visible", timeout=5000)
+    assert (
+        "Langkah itu sendiri" in called.inner_text() and "Worker, diulang dengan jeda" in called.inner_text()
+    )
+    called.select_option("true")
+    xml = qmr.page.evaluate("async () => (await window.mutuEditor.bpmn.saveXML()).xml")
+    rate = xml[xml.index('id="sp_rate"') :]
+    rate = rate[: rate.index("</bpmn:serviceTask>")]
+    assert 'name="async" value="true"' in rate
+    qmr.page.click("#check")
+    qmr.page.wait_for_function("() => !document.querySelector('#problems li.error')", timeout=20_000)
+    qmr.shot("editor-async-service-task")

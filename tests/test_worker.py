@@ -61,6 +61,16 @@ def start_worker(env: dict[str, str], queue: str) -> subprocess.Popen:
     return subprocess.Popen(args, cwd=ROOT, env=env)
 
 
+def stop_workers(*procs: subprocess.Popen | None) -> None:
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 def wait_for(check, seconds: float = 40.0) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -120,13 +130,7 @@ def test_a_worker_killed_in_the_middle_of_sending_loses_and_doubles_nothing(comm
         time.sleep(2)
         assert len(inbox.messages) == 1
     finally:
-        for proc in (first, second):
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        stop_workers(first, second)
         smtp.stop()
 
 
@@ -182,3 +186,103 @@ def test_a_worker_builds_an_evidence_pack_off_the_web_workers(committed_db, tmp_
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+PORTAL = '''"""A supplier portal that hangs while the hold file exists (the test kills the worker in it)."""
+
+import os
+import time
+from pathlib import Path
+
+
+def portal_price(binding, params):
+    with open(os.environ["MUTU_TEST_PORTAL_LOG"], "a", encoding="utf-8") as log:
+        log.write(params["name"] + "\\n")
+    hold = Path(os.environ["MUTU_TEST_PORTAL_HOLD"])
+    deadline = time.monotonic() + 60
+    while hold.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return {"price": 1200}
+
+
+OPERATORS = {"portal_price": portal_price}
+'''
+
+
+@pytest.mark.parametrize("committed_db", ["sqlite", "postgres"], indirect=True)
+def test_a_worker_killed_in_an_asynchronous_service_call_completes_it_once_after(
+    committed_db, tmp_path: Path
+):  # type: ignore[no-untyped-def]
+    redis_or_skip()
+    import json
+
+    from engine import worker
+    from engine.context import build_runtime
+    from engine.deploy import SourceFile
+    from engine.models import ServiceJob
+    from tests.conftest import make_people
+    from tests.helpers import open_tasks, task_by_bpmn
+    from tests.test_service_jobs import ASYNC, FILL
+
+    folder = tmp_path / "workflows" / "async_call"
+    (folder / "forms").mkdir(parents=True)
+    (folder / "forms" / "fill.json").write_text(json.dumps(FILL), encoding="utf-8")
+    (folder / "operators.py").write_text(PORTAL, encoding="utf-8")
+    calls, hold = tmp_path / "calls.log", tmp_path / "hold"
+    hold.touch()
+    queue = f"mutu-test-{os.getpid()}-{time.time_ns()}"
+    env = {
+        **os.environ,
+        "MUTU_DATABASE_URL": committed_db.url,
+        "MUTU_SECRET_KEY": "worker-test",
+        "MUTU_BROKER_URL": REDIS,
+        "MUTU_BROKER_QUEUE": queue,
+        "MUTU_BROKER_VISIBILITY_SECONDS": "3",
+        "MUTU_WORKFLOWS_DIR": str(tmp_path / "workflows"),
+        "MUTU_TEST_PORTAL_LOG": str(calls),
+        "MUTU_TEST_PORTAL_HOLD": str(hold),
+    }
+    settings = Settings.from_env(
+        {}, database_url=committed_db.url, secret_key="t", broker_url=REDIS, broker_queue=queue,
+        broker_visibility_seconds=3, workflows_dir=tmp_path / "workflows",
+    )  # fmt: skip
+    rt = build_runtime(settings)
+    with session_scope(rt.sessions) as session:
+        people = make_people(session)
+        xml = ASYNC.format(key="async_call", operator="portal_price")
+        rt.engine.deploy(session, [SourceFile("async_call.bpmn", xml.encode())])
+        inst_id = rt.engine.start(session, "async_call", people.qc).instance.id
+        fill = task_by_bpmn(session, inst_id, "fill").id
+        rt.engine.complete(session, fill, people.qc, {"supplier": "PT Sinar"})
+
+    def job() -> ServiceJob:
+        with session_scope(rt.sessions) as session:
+            row = session.execute(select(ServiceJob).where(ServiceJob.instance_id == inst_id)).scalar_one()
+            session.expunge(row)
+            return row
+
+    def lines() -> list[str]:
+        return calls.read_text(encoding="utf-8").splitlines() if calls.exists() else []
+
+    first = start_worker(env, queue)
+    second = None
+    try:
+        worker.enqueue("service_tasks", settings)
+        assert wait_for(lambda: len(lines()) == 1), (
+            f"the worker never called the portal: {vars(job())} {lines()} {hold.exists()}"
+        )
+        first.send_signal(signal.SIGKILL)  # in the middle of the call
+        first.wait(10)
+        assert (job().status, job().attempts) == ("waiting", 0)  # its transaction went with it
+        hold.unlink()
+        second = start_worker(env, queue)  # the unacknowledged job comes back to this one
+        assert wait_for(lambda: job().status == "done"), "the job was not given to the new worker"
+        assert job().attempts == 1 and lines() == ["PT Sinar", "PT Sinar"]
+        worker.enqueue("service_tasks", settings)  # the same job again: no third call
+        time.sleep(2)
+        assert len(lines()) == 2
+        with session_scope(rt.sessions) as session:
+            assert [t.bpmn_id for t in open_tasks(session, inst_id)] == ["check"]
+    finally:
+        stop_workers(first, second)
+        rt.db.dispose()

@@ -9,7 +9,8 @@ last wait state and records an incident instead.
 
 ``ProcessEngine`` is one class made of one mixin per concern: ``versions`` (deploy, the
 version in effect, glue and specs), ``starting``, ``tasks`` (complete, claim, assign,
-cancel, suspend, resume, retry, migrate), ``firing`` (one due timer), ``steps`` (lock, load,
+cancel, suspend, resume, retry, migrate), ``firing`` (one due timer), ``service_tasks``
+(one queued asynchronous service task), ``steps`` (lock, load,
 advance), ``messages`` (delivery as BPMN says) and ``writes`` (state, projections and incidents of a step).
 """
 
@@ -29,6 +30,7 @@ from ..services import ServiceRegistry, default_services
 from .firing import TimerMixin
 from .messages import MessageMixin
 from .moving import MoveMixin
+from .service_tasks import ServiceTaskMixin
 from .starting import StartMixin
 from .steps import StepMixin
 from .tasks import COMPLETED_BY, TaskMixin
@@ -42,7 +44,15 @@ __all__ = ["COMPLETED_BY", "Hook", "MessageUndelivered", "MutuError", "ProcessEn
 
 
 class ProcessEngine(
-    VersionsMixin, StartMixin, TaskMixin, TimerMixin, MoveMixin, MessageMixin, StepMixin, WriteMixin
+    VersionsMixin,
+    StartMixin,
+    TaskMixin,
+    TimerMixin,
+    ServiceTaskMixin,
+    MoveMixin,
+    MessageMixin,
+    StepMixin,
+    WriteMixin,
 ):
     """The engine: stateless between calls except for the per-version spec cache."""
 

@@ -232,6 +232,8 @@ class TaskMixin:
                 task.data.update(action.get("data") or {})
                 _sign(task, completed, completer)
                 task.run()
+        elif action["action"] == "service":
+            apply = self._service_retry(session, instance, workflow, action)
         else:
 
             def apply(wf: BpmnWorkflow) -> None:
@@ -245,9 +247,12 @@ class TaskMixin:
             actor=actor,
             data={"incident": incident.id},
         )
-        return self._advance(
+        result = self._advance(
             session, instance, completer or actor, workflow, action, apply, completed=completed
         )
+        if action["action"] == "service":
+            self._service_retried(session, action, result.incident is None)
+        return result
 
     def migrate(
         self, session: Session, instance_id: int, actor: User, to_version: int | None = None

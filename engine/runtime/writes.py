@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from .. import audit, batch, notify, paths, records
+from .. import audit, batch, notify, paths, records, service_jobs
 from .. import clock as clock_mod
 from ..errors import Conflict
 from ..models import (
@@ -51,6 +51,7 @@ class WriteMixin:
             instance.status = "incident"
         ends = paths.ended_at(step.workflow) if snap.completed else []  # before pruning drops them
         new_rows = self._store(session, step)
+        service_jobs.queue_started(session, instance, step.workflow, now)
         notify.on_new_tasks(
             session, instance.id, new_rows, now, by_timer=step.action.get("action") == "timer"
         )

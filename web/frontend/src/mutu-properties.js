@@ -203,6 +203,15 @@ const operator = select('mutu-operator', 'Service operator',
   },
   (s) => [{ value: '', label: '—' }, ...s.mutu.operators.map((o) => ({ value: o, label: o }))]);
 
+// An asynchronous service task waits for a worker instead of calling its operator in the step.
+const calledBy = select('mutu-async', 'Called by',
+  (el) => (getProperty(getBusinessObject(el), 'async') === 'true' ? 'true' : ''),
+  (el, v, s) => setProperty(el, 'async', v, s),
+  (s) => [
+    { value: '', label: s.translate('The step itself (same transaction)') },
+    { value: 'true', label: s.translate('A worker, retried with backoff (asynchronous)') }
+  ]);
+
 function timerDefinition(el) {
   const defs = getBusinessObject(el).eventDefinitions || [];
   return defs.find((d) => is(d, 'bpmn:TimerEventDefinition'));
@@ -263,7 +272,10 @@ function mutuEntries(element) {
   }
   if (is(element, 'bpmn:ScriptTask')) out.push(entry('mutu-script', script, () => false));
   if (is(element, 'bpmn:BusinessRuleTask')) out.push(entry('mutu-decision', decision, isTextFieldEntryEdited));
-  if (is(element, 'bpmn:ServiceTask')) out.push(entry('mutu-operator', operator, isSelectEntryEdited));
+  if (is(element, 'bpmn:ServiceTask')) {
+    out.push(entry('mutu-operator', operator, isSelectEntryEdited));
+    out.push(entry('mutu-async', calledBy, isSelectEntryEdited));
+  }
   if (is(element, 'bpmn:SequenceFlow') && bo.sourceRef && is(bo.sourceRef, 'bpmn:Gateway')) {
     out.push(entry('mutu-condition', condition, () => false));
   }
