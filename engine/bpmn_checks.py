@@ -22,6 +22,7 @@ NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
     "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
 }
+MAX_RETRIES, MAX_BACKOFF_BASE = 50, 60  # past these a worker would retry a dead call for days
 _ISO_LIKE = re.compile(r"^(R\d*/)?P[0-9YMWDTHS.,]+$|^\d{4}-\d{2}-\d{2}", re.IGNORECASE)
 
 
@@ -147,3 +148,21 @@ def check_services(
                     f"no service operator {op.get('id')!r} (known: {known})",
                 )
             )
+        retry = op.find("spiffworkflow:retry", NS)
+        if retry is not None:
+            _check_retry(name, op, retry, problems)
+
+
+def _check_retry(name: str, op: etree._Element, retry: etree._Element, problems: list[Problem]) -> None:
+    """Retries 0..50 and a backoff base 1..60 s; the schema already refuses a non-integer."""
+    for attr, low, high in (("retries", 0, MAX_RETRIES), ("backoff_base", 1, MAX_BACKOFF_BASE)):
+        raw = retry.get(attr)
+        if raw is None:
+            continue
+        try:
+            value = int(raw)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            why = f"retry {attr} must be {low} to {high}, not {raw!r}"
+            problems.append(Problem(name, _element_id(op.getparent()), why))

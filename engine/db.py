@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from .errors import Conflict
+
+log = logging.getLogger(__name__)
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:
@@ -90,3 +96,36 @@ def job_lock(session: Session, name: str) -> bool:
 
     key = zlib.crc32(f"mutu:{name}".encode())
     return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar())
+
+
+def run_claimed(
+    factory: sessionmaker[Session],
+    claim: Callable[[Session, set[int]], int | None],
+    run: Callable[[Session, int], str],
+    limit: int,
+    what: str,
+) -> dict[str, int]:
+    """Claim and run up to ``limit`` rows, each in its own transaction; count the outcomes.
+
+    ``claim`` locks the next row no other process holds and is not in the set of rows this
+    pass already tried, so racing schedulers and workers take different rows and one that
+    failed is not retried in a loop. A conflict or a busy database skips the row until the
+    next pass; nothing of it was written.
+    """
+    outcomes: dict[str, int] = {}
+    handled: set[int] = set()
+    for _ in range(limit):
+        row_id = None
+        try:
+            with session_scope(factory) as session:
+                row_id = claim(session, handled)
+                if row_id is None:
+                    break
+                handled.add(row_id)
+                outcome = run(session, row_id)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        except Conflict as exc:
+            log.info("%s %s skipped: %s", what, row_id, exc)
+        except OperationalError as exc:
+            log.warning("%s %s skipped, database busy: %s", what, row_id, exc.orig)
+    return outcomes

@@ -12,13 +12,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import func, or_, select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import idempotency, links, mail, notify
 from .context import Runtime
-from .db import job_lock, session_scope
-from .errors import Conflict
+from .db import job_lock, run_claimed, session_scope
 from .models import ProcessInstance, Timer
 from .runtime import ProcessEngine
 from .timers import claim_due_timer
@@ -39,23 +37,14 @@ def fire_due_timers(factory: sessionmaker[Session], engine: ProcessEngine, limit
     one whose case is suspended waits for the next pass, and a repeating start timer catches
     up one period per tick instead of starting a burst of instances at once.
     """
-    fired = 0
-    handled: set[int] = set()
-    for _ in range(limit):
-        timer_id = None
-        try:
-            with session_scope(factory) as session:
-                timer_id = claim_due_timer(session, engine.clock.now(), handled)
-                if timer_id is None:
-                    break
-                handled.add(timer_id)
-                if engine.fire_timer(session, timer_id):
-                    fired += 1
-        except Conflict as exc:
-            log.info("timer %s skipped: %s", timer_id, exc)
-        except OperationalError as exc:
-            log.warning("timer %s skipped, database busy: %s", timer_id, exc.orig)
-    return fired
+
+    def run(session: Session, timer_id: int) -> str:
+        return "fired" if engine.fire_timer(session, timer_id) else "skipped"
+
+    def claim(session: Session, handled: set[int]) -> int | None:
+        return claim_due_timer(session, engine.clock.now(), handled)
+
+    return run_claimed(factory, claim, run, limit, "timer").get("fired", 0)
 
 
 def tick(rt: Runtime) -> int:

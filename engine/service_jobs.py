@@ -20,11 +20,9 @@ from typing import Any
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import session_scope
-from .errors import Conflict
+from .db import run_claimed
 from .models import ProcessInstance, ServiceJob
 from .spiff import DeferredServiceTask
 
@@ -69,6 +67,7 @@ def queue_started(session: Session, instance: ProcessInstance, workflow: BpmnWor
         if str(task.id) in known:
             continue
         spec = task.task_spec
+        base = spec.retry_backoff_base
         session.add(
             ServiceJob(
                 instance_id=instance.id,
@@ -77,7 +76,7 @@ def queue_started(session: Session, instance: ProcessInstance, workflow: BpmnWor
                 status="waiting",
                 attempts=0,
                 retries=DEFAULT_RETRIES if spec.retries is None else max(0, int(spec.retries)),
-                backoff_base=spec.retry_backoff_base or DEFAULT_BACKOFF_BASE,
+                backoff_base=DEFAULT_BACKOFF_BASE if base is None else base,
                 due_at=now,
                 created_at=now,
                 updated_at=now,
@@ -104,21 +103,12 @@ def claim_due(session: Session, now: datetime, handled: set[int]) -> ServiceJob 
 
 def run_due(factory: sessionmaker[Session], engine: Any, limit: int = 100) -> dict[str, int]:
     """Run up to ``limit`` due jobs, each in its own transaction; count them by outcome."""
-    outcomes: dict[str, int] = {}
-    handled: set[int] = set()
-    for _ in range(limit):
-        job_id = None
-        try:
-            with session_scope(factory) as session:
-                job = claim_due(session, engine.clock.now(), handled)
-                if job is None:
-                    break
-                job_id = job.id
-                handled.add(job.id)
-                outcome = engine.run_service_job(session, job)
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        except Conflict as exc:
-            log.info("service job %s skipped: %s", job_id, exc)
-        except OperationalError as exc:
-            log.warning("service job %s skipped, database busy: %s", job_id, exc.orig)
-    return outcomes
+
+    def claim(session: Session, handled: set[int]) -> int | None:
+        job = claim_due(session, engine.clock.now(), handled)
+        return None if job is None else job.id
+
+    def run(session: Session, job_id: int) -> str:
+        return engine.run_service_job(session, session.get(ServiceJob, job_id))
+
+    return run_claimed(factory, claim, run, limit, "service job")

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.deploy import SourceFile
-from engine.errors import ScriptError
+from engine.errors import DeployError, ScriptError
 from engine.models import AuditEvent, Incident, ServiceJob, Timer
 from engine.models_registers import Supplier
 from engine.registry import ProcessGlue
@@ -204,3 +204,23 @@ def test_a_service_task_without_the_mark_still_runs_inside_the_step(session, eng
     inst = start_to_call(session, engine, people)
     assert portal.calls == 1 and [t.bpmn_id for t in open_tasks(session, inst.id)] == ["check"]
     assert session.execute(select(ServiceJob)).scalars().all() == []
+
+
+@pytest.mark.parametrize(
+    ("retry", "said"),
+    [
+        ('retries="-1"', "retry retries must be 0 to 50, not '-1'"),
+        ('retries="100000"', "retry retries must be 0 to 50, not '100000'"),
+        ('backoff_base="0"', "retry backoff_base must be 1 to 60, not '0'"),
+        ('retries="two"', "retry retries must be 0 to 50, not 'two'"),
+    ],
+)
+def test_a_retry_out_of_bounds_is_refused_at_deploy_with_its_element(session, engine, retry, said):
+    engine.services.operators["portal_price"] = Portal()
+    engine.registry.add(ProcessGlue(key="async_call", forms={"fill.json": FILL}))
+    xml = ASYNC.format(key="async_call", operator="portal_price").replace(
+        'retries="2" backoff_base="3"', retry
+    )
+    with pytest.raises(DeployError) as refused:
+        engine.deploy(session, [SourceFile("async_call.bpmn", xml.encode())])
+    assert [(p.element, p.message) for p in refused.value.problems] == [("call", said)]

@@ -55,6 +55,21 @@ class SlowFirstInbox:
         return "250 OK"
 
 
+def worker_env(db_url: str, workflows: Path, **extra: str) -> tuple[str, dict[str, str]]:
+    """A queue of the test's own and the environment a worker on it runs with."""
+    queue = f"mutu-test-{os.getpid()}-{time.time_ns()}"
+    env = {
+        **os.environ,
+        "MUTU_DATABASE_URL": db_url,
+        "MUTU_SECRET_KEY": "worker-test",
+        "MUTU_BROKER_URL": REDIS,
+        "MUTU_BROKER_QUEUE": queue,
+        "MUTU_WORKFLOWS_DIR": str(workflows),
+        **extra,
+    }
+    return queue, env
+
+
 def start_worker(env: dict[str, str], queue: str) -> subprocess.Popen:
     args = [sys.executable, "-m", "celery", "-A", "engine.worker", "worker", "--pool", "solo", "-Q", queue,
             "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
@@ -86,17 +101,10 @@ def test_a_worker_killed_in_the_middle_of_sending_loses_and_doubles_nothing(comm
     inbox = SlowFirstInbox(hold=8.0)
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
-    queue = f"mutu-test-{os.getpid()}-{time.time_ns()}"
-    env = {
-        **os.environ,
-        "MUTU_DATABASE_URL": committed_db.url,
-        "MUTU_SECRET_KEY": "worker-test",
-        "MUTU_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
-        "MUTU_BROKER_URL": REDIS,
-        "MUTU_BROKER_QUEUE": queue,
-        "MUTU_BROKER_VISIBILITY_SECONDS": "3",
-        "MUTU_WORKFLOWS_DIR": str(ROOT / "workflows"),
-    }
+    queue, env = worker_env(
+        committed_db.url, ROOT / "workflows",
+        MUTU_SMTP_URL=f"smtp://127.0.0.1:{smtp.port}", MUTU_BROKER_VISIBILITY_SECONDS="3",
+    )  # fmt: skip
     now = datetime.now(UTC)
     with session_scope(committed_db.sessions) as session:
         session.add(
@@ -151,16 +159,7 @@ def test_a_worker_builds_an_evidence_pack_off_the_web_workers(committed_db, tmp_
     from engine.models_records import EvidencePack
     from tests.conftest import make_user
 
-    queue = f"mutu-test-{os.getpid()}-{time.time_ns()}"
-    env = {
-        **os.environ,
-        "MUTU_DATABASE_URL": committed_db.url,
-        "MUTU_SECRET_KEY": "worker-test",
-        "MUTU_BROKER_URL": REDIS,
-        "MUTU_BROKER_QUEUE": queue,
-        "MUTU_UPLOAD_DIR": str(tmp_path / "uploads"),
-        "MUTU_WORKFLOWS_DIR": str(ROOT / "workflows"),
-    }
+    queue, env = worker_env(committed_db.url, ROOT / "workflows", MUTU_UPLOAD_DIR=str(tmp_path / "uploads"))
     with session_scope(committed_db.sessions) as session:
         qc = make_user(session, "qc.worker", "quality_control")
         first, last = packs.period_bounds("2026-01", None, None)
@@ -181,11 +180,7 @@ def test_a_worker_builds_an_evidence_pack_off_the_web_workers(committed_db, tmp_
             pack = session.get(EvidencePack, pack_id)
             assert pack.sha256 and pack.size and pack.progress == 100
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_workers(proc)
 
 
 PORTAL = '''"""A supplier portal that hangs while the hold file exists (the test kills the worker in it)."""
@@ -230,18 +225,10 @@ def test_a_worker_killed_in_an_asynchronous_service_call_completes_it_once_after
     (folder / "operators.py").write_text(PORTAL, encoding="utf-8")
     calls, hold = tmp_path / "calls.log", tmp_path / "hold"
     hold.touch()
-    queue = f"mutu-test-{os.getpid()}-{time.time_ns()}"
-    env = {
-        **os.environ,
-        "MUTU_DATABASE_URL": committed_db.url,
-        "MUTU_SECRET_KEY": "worker-test",
-        "MUTU_BROKER_URL": REDIS,
-        "MUTU_BROKER_QUEUE": queue,
-        "MUTU_BROKER_VISIBILITY_SECONDS": "3",
-        "MUTU_WORKFLOWS_DIR": str(tmp_path / "workflows"),
-        "MUTU_TEST_PORTAL_LOG": str(calls),
-        "MUTU_TEST_PORTAL_HOLD": str(hold),
-    }
+    queue, env = worker_env(
+        committed_db.url, tmp_path / "workflows", MUTU_BROKER_VISIBILITY_SECONDS="3",
+        MUTU_TEST_PORTAL_LOG=str(calls), MUTU_TEST_PORTAL_HOLD=str(hold),
+    )  # fmt: skip
     settings = Settings.from_env(
         {}, database_url=committed_db.url, secret_key="t", broker_url=REDIS, broker_queue=queue,
         broker_visibility_seconds=3, workflows_dir=tmp_path / "workflows",
