@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -129,3 +131,31 @@ def run_claimed(
         except OperationalError as exc:
             log.warning("%s %s skipped, database busy: %s", what, row_id, exc.orig)
     return outcomes
+
+
+def claim_waiting(session: Session, model: Any, now: datetime, handled: set[int]) -> Any | None:
+    """The next due ``waiting`` row of a job table that no other worker holds, locked."""
+    query = select(model).where(model.status == "waiting", model.due_at <= now)
+    if handled:
+        query = query.where(model.id.not_in(sorted(handled)))
+    query = query.order_by(model.due_at, model.id).limit(1).with_for_update(skip_locked=True)
+    return session.execute(query).scalar_one_or_none()
+
+
+def run_waiting(
+    factory: sessionmaker[Session],
+    model: Any,
+    now: Callable[[], datetime],
+    run: Callable[[Session, Any], str],
+    limit: int,
+) -> dict[str, int]:
+    """Run up to ``limit`` due rows of a job table, each claimed in its own transaction."""
+
+    def claim(session: Session, handled: set[int]) -> int | None:
+        row = claim_waiting(session, model, now(), handled)
+        return None if row is None else row.id
+
+    what = model.__tablename__.replace("_", " ")
+    return run_claimed(
+        factory, claim, lambda session, row_id: run(session, session.get(model, row_id)), limit, what
+    )

@@ -45,7 +45,7 @@ class _DatabaseFigures:
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from .db import session_scope
-        from .models import HumanTask, Incident, ServiceJob
+        from .models import HumanTask, Incident, MessageJob, ServiceJob
         from .models_notify import MailMessage, NotificationEvent
 
         with session_scope(self.sessions) as session:
@@ -64,6 +64,9 @@ class _DatabaseFigures:
             service = session.execute(
                 select(func.count()).select_from(ServiceJob).where(ServiceJob.status == "waiting")
             ).scalar_one()
+            message = session.execute(
+                select(func.count()).select_from(MessageJob).where(MessageJob.status == "waiting")
+            ).scalar_one()
         yield GaugeMetricFamily(
             "mutu_open_incidents", "Cases stopped at an error, not yet resolved", value=incidents
         )
@@ -71,6 +74,7 @@ class _DatabaseFigures:
         outbox.add_metric(["mail"], mail)
         outbox.add_metric(["notification_event"], events)
         outbox.add_metric(["service_job"], service)
+        outbox.add_metric(["message_job"], message)
         yield outbox
         yield GaugeMetricFamily("mutu_open_tasks", "Open human tasks", value=tasks)
 

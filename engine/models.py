@@ -396,4 +396,4 @@ def all_tables() -> MetaData:
 
 
 # Kept importable from here, where the rest of the engine has always found them.
-from .models_steps import CaseCounter, Incident, ProcessDraft, ServiceJob  # noqa: E402, F401
+from .models_steps import CaseCounter, Incident, MessageJob, ProcessDraft, ServiceJob  # noqa: E402, F401

@@ -1,4 +1,4 @@
-"""Tables of the engine's own bookkeeping: incidents, case counters, drafts, service jobs."""
+"""Tables of the engine's own bookkeeping: incidents, case counters, drafts, service and message jobs."""
 
 from __future__ import annotations
 
@@ -74,6 +74,30 @@ class ServiceJob(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     retries: Mapped[int] = mapped_column(Integer)
     backoff_base: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MessageJob(Base):
+    """A BPMN message a step threw, waiting for a worker to deliver it to its receivers.
+
+    Written in the sender's step; delivered in the receiver's step, which marks it done in
+    the same transaction: a delivery run twice finds it done, one killed mid-way rolls back.
+    """
+
+    __tablename__ = "message_job"
+    __table_args__ = (Index("ix_message_job_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sender_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    event_json: Mapped[str] = mapped_column(Text)  # the thrown BpmnEvent, as SpiffWorkflow writes it
+    depth: Mapped[int] = mapped_column(Integer)  # messages caused by messages, to stop a loop
+    status: Mapped[str] = mapped_column(String(20))  # waiting, done, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received: Mapped[list[int] | None] = mapped_column(JSON)  # the cases it reached or started
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -16,14 +16,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import paths, signatures
+from . import message_jobs, paths, signatures
 from .errors import MutuError, ValidationFailed
 from .models import CaseRecord, HumanTask, Incident, ProcessInstance, Timer
 from .models_registers import Supplier
 from .registry import CASE_COLUMNS
 from .sandbox import Sandbox, named_people, person, worker_for
 from .scenario_format import MAX_WAIT, SCHEMA, duration, problems  # noqa: F401 - SCHEMA is the format
-from .service_jobs import claim_due
 from .timers import due_timer_ids
 
 MAX_FIRE_ROUNDS = 50
@@ -240,12 +239,7 @@ class _Run:
         self.call_services()
 
     def call_services(self) -> None:
-        """What a worker would do next: call the asynchronous service tasks now due."""
-        handled: set[int] = set()
-        while (job := claim_due(self.session, self.sandbox.clock.now(), handled)) is not None:
-            handled.add(job.id)
-            self.engine.run_service_job(self.session, job)
-            self.session.commit()
+        message_jobs.drain(self.session, self.engine)
 
     def after(self, index: int, element: str | None) -> None:
         assert self.instance is not None

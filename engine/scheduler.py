@@ -14,7 +14,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import idempotency, links, mail, notify
+from . import idempotency, links, mail, message_jobs, notify
 from .context import Runtime
 from .db import job_lock, run_claimed, session_scope
 from .models import ProcessInstance, Timer
@@ -99,6 +99,7 @@ def tidy(rt: Runtime) -> dict[str, int]:
         idle = timedelta(minutes=rt.settings.session_minutes)
         done = housekeeping(session, rt.engine.clock.now(), window, idle)
         done["idempotency_keys"] = idempotency.forget_old(session, rt.engine.clock.now())
+        done["finished_jobs"] = message_jobs.forget_finished(session, rt.engine.clock.now())
         return done
 
 
@@ -123,6 +124,11 @@ def service_tasks(rt: Runtime) -> dict[str, int]:
     return service_jobs.run_due(rt.sessions, rt.engine)
 
 
+def messages(rt: Runtime) -> dict[str, int]:
+    """Deliver the BPMN messages cases threw to each other (first tries and retries)."""
+    return message_jobs.run_due(rt.sessions, rt.engine)
+
+
 def _to_workers(job: str) -> Callable[[Runtime], object]:
     def hand_over(rt: Runtime) -> None:
         from .worker import enqueue
@@ -144,6 +150,7 @@ def periodic_job_definitions(rt: Runtime) -> list[JobDefinition]:
             JobDefinition("evidence-packs", _to_workers("evidence_packs"), PACK_POLL_SECONDS),
             JobDefinition("exports", _to_workers("exports"), PACK_POLL_SECONDS),
             JobDefinition("service-tasks", _to_workers("service_tasks"), SERVICE_POLL_SECONDS),
+            JobDefinition("messages", _to_workers("messages"), SERVICE_POLL_SECONDS),
         ]
     return [
         JobDefinition("fire-due-timers", tick, rt.settings.timer_poll_seconds),
@@ -154,6 +161,7 @@ def periodic_job_definitions(rt: Runtime) -> list[JobDefinition]:
         JobDefinition("evidence-packs", evidence_packs, PACK_POLL_SECONDS),
         JobDefinition("exports", export_jobs, PACK_POLL_SECONDS),
         JobDefinition("service-tasks", service_tasks, SERVICE_POLL_SECONDS),
+        JobDefinition("messages", messages, SERVICE_POLL_SECONDS),
     ]
 
 

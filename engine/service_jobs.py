@@ -22,7 +22,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import run_claimed
+from .db import claim_waiting, run_waiting
 from .models import ProcessInstance, ServiceJob
 from .spiff import DeferredServiceTask
 
@@ -93,22 +93,10 @@ def delay(job: ServiceJob) -> timedelta:
 
 
 def claim_due(session: Session, now: datetime, handled: set[int]) -> ServiceJob | None:
-    """The next due job no other worker holds, locked for this transaction (as timers are)."""
-    query = select(ServiceJob).where(ServiceJob.status == "waiting", ServiceJob.due_at <= now)
-    if handled:
-        query = query.where(ServiceJob.id.not_in(sorted(handled)))
-    query = query.order_by(ServiceJob.due_at, ServiceJob.id).limit(1).with_for_update(skip_locked=True)
-    return session.execute(query).scalar_one_or_none()
+    """The next due job no other worker holds, locked for this transaction."""
+    return claim_waiting(session, ServiceJob, now, handled)
 
 
 def run_due(factory: sessionmaker[Session], engine: Any, limit: int = 100) -> dict[str, int]:
     """Run up to ``limit`` due jobs, each in its own transaction; count them by outcome."""
-
-    def claim(session: Session, handled: set[int]) -> int | None:
-        job = claim_due(session, engine.clock.now(), handled)
-        return None if job is None else job.id
-
-    def run(session: Session, job_id: int) -> str:
-        return engine.run_service_job(session, session.get(ServiceJob, job_id))
-
-    return run_claimed(factory, claim, run, limit, "service job")
+    return run_waiting(factory, ServiceJob, engine.clock.now, engine.run_service_job, limit)

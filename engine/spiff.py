@@ -211,3 +211,12 @@ def load_state(
     if past:
         setattr(workflow, HISTORY, past)
     return workflow
+
+
+def dump_event(event: Any) -> str:
+    """A thrown BpmnEvent as JSON, as SpiffWorkflow writes a workflow's pending events."""
+    return json.dumps(STATE_SERIALIZER.registry.convert(event), separators=(",", ":"))
+
+
+def load_event(text: str) -> Any:
+    return STATE_SERIALIZER.registry.restore(json.loads(text))

@@ -28,6 +28,7 @@ JOBS = {
     "evidence_packs": "mutu.evidence_packs",
     "exports": "mutu.exports",
     "service_tasks": "mutu.service_tasks",
+    "messages": "mutu.messages",
 }
 
 celery_app = Celery("mutu")
@@ -105,6 +106,13 @@ def service_tasks_job() -> dict[str, int]:
     from .scheduler import service_tasks
 
     return service_tasks(_runtime())
+
+
+@_retried("mutu.messages")
+def messages_job() -> dict[str, int]:
+    from .scheduler import messages
+
+    return messages(_runtime())
 
 
 def enqueue(job: str, settings: Settings) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from engine import bundle, paths, scenarios, signatures
+from engine import bundle, message_jobs, paths, scenarios, signatures
 from engine.deploy import read_sources
 from engine.models import CaseRecord
 from engine.registry import load_registry
@@ -102,6 +102,7 @@ class Case:
         signed = signatures.witnessed(user, self.engine.clock.now(), "sandbox")
         result = self.engine.complete(self.session, task.id, user, data or {}, signature=signed)
         assert result.incident is None, result.incident and result.incident.message
+        message_jobs.drain(self.session, self.engine)  # the workers' next pass: messages sent
         assert_inbox_matches(self.session, self.engine, self.instance)
         return task
 
@@ -116,6 +117,7 @@ class Case:
         self.engine.clock.advance(delta)
         for timer_id in due_timer_ids(self.session, self.engine.clock.now(), 100):
             self.engine.fire_timer(self.session, timer_id)
+        message_jobs.drain(self.session, self.engine)
         assert_inbox_matches(self.session, self.engine, self.instance)
 
     def case(self) -> CaseRecord:

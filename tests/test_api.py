@@ -192,6 +192,7 @@ def test_hourly_housekeeping_forgets_closed_drafts_expired_tokens_and_old_failur
         "evidence-packs",
         "exports",
         "service-tasks",
+        "messages",
     }
     qc, qmr = api_for(web, "qc"), api_for(web, "qmr")
     qc.call("POST", "/processes/nonconformity/start", {"data": REPORT})
@@ -211,6 +212,7 @@ def test_hourly_housekeeping_forgets_closed_drafts_expired_tokens_and_old_failur
         "login_failures": 1,
         "sessions": 1,
         "idempotency_keys": 0,
+        "finished_jobs": 0,
     }
     with web.session() as s:
         for table in (TaskDraft, LoginFailure, ApiToken):

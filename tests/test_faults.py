@@ -127,6 +127,7 @@ def test_metrics_count_steps_and_read_incidents_and_the_outbox(web):  # type: ig
     assert "mutu_step_seconds_bucket" in text and "mutu_timer_lag_seconds_count" in text
     assert "mutu_open_incidents 0.0" in text and 'mutu_outbox_depth{kind="notification_event"}' in text
     assert 'mutu_outbox_depth{kind="service_job"} 0.0' in text
+    assert 'mutu_outbox_depth{kind="message_job"} 0.0' in text
     assert "mutu_signin_failures_total" in text
     away = client.get("/metrics", environ_base={"REMOTE_ADDR": "10.1.2.3"})
     assert away.status_code == 403

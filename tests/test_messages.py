@@ -1,11 +1,18 @@
-"""Messages follow BPMN: a message start event of any process in effect receives a thrown message."""
+"""Messages follow BPMN: a message start event of any process in effect receives a thrown message.
+
+A message one case throws to another leaves the sender's step as a message job; ``deliver``
+runs the jobs due now as the scheduler or a Celery worker would.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
+from engine import message_jobs
 from engine.deploy import SourceFile
-from engine.models import Incident, ProcessInstance
+from engine.models import AuditEvent, Incident, MessageJob, ProcessInstance
 from tests.conftest import DATA, make_people
 from tests.helpers import open_tasks
 
@@ -16,13 +23,27 @@ def _deploy(session, engine, *names):  # type: ignore[no-untyped-def]
     engine.deploy(session, [SourceFile(n, (CONSTRUCTS / n).read_bytes()) for n in names])
 
 
+def deliver(session, engine) -> None:  # type: ignore[no-untyped-def]
+    session.commit()
+    message_jobs.drain(session, engine)
+    session.expire_all()  # what the worker wrote is read back from the database
+
+
 def test_a_message_start_event_is_found_by_the_message_name_not_the_process_key(session, engine):
     _deploy(session, engine, "message_start.bpmn", "message_sender.bpmn")
     admin = make_people(session).admin
     sender = engine.start(session, "complaint_desk", admin, {})
     assert sender.incident is None and sender.instance.status == "completed"
     session.commit()
-    session.expire_all()  # the receiving case is read back from the database
+    [job] = session.execute(select(MessageJob)).scalars()
+    assert (job.status, job.name, job.sender_id) == ("waiting", "complaint_received", sender.instance.id)
+    assert (
+        session.execute(
+            select(ProcessInstance).where(ProcessInstance.process_key == "complaint_intake")
+        ).all()
+        == []
+    )
+    deliver(session, engine)
     [received] = session.execute(
         select(ProcessInstance).where(ProcessInstance.process_key == "complaint_intake")
     ).scalars()
@@ -33,15 +54,50 @@ def test_a_message_start_event_is_found_by_the_message_name_not_the_process_key(
         ready.data["text"] == "pelanggan marah"
         and ready.data["raised_by"]["instance_id"] == sender.instance.id
     )
+    job = session.get(MessageJob, job.id)
+    assert (job.status, job.attempts, job.received) == ("done", 1, [received.id])
+    [arrived] = session.execute(
+        select(AuditEvent).where(AuditEvent.instance_id == received.id, AuditEvent.kind == "message_received")
+    ).scalars()
+    assert arrived.data["from"] == sender.instance.id and arrived.data["started"] is True
+    assert engine.deliver_message_job(session, job) == "skipped"  # run again: it is done
+    assert session.execute(
+        select(ProcessInstance).where(ProcessInstance.process_key == "complaint_intake")
+    ).all() == [(received,)]
+    assert message_jobs.forget_finished(session, engine.clock.now()) == 0
+    assert message_jobs.forget_finished(session, engine.clock.now() + timedelta(days=31)) == 1
 
 
-def test_a_message_nobody_receives_is_an_incident_on_the_sender(session, engine):
+def test_a_message_nobody_receives_is_retried_then_an_incident_on_the_sender_whose_retry_sends_it(
+    session, engine, clock
+):
     _deploy(session, engine, "message_sender.bpmn")
-    result = engine.start(session, "complaint_desk", make_people(session).admin, {})
-    assert result.incident is not None
-    assert result.incident.element_id == "send" or result.incident.element_id is None
-    assert "no deployed process receives message 'complaint_received'" in result.incident.message
-    assert session.execute(select(Incident)).scalars().first() is not None
+    admin = make_people(session).admin
+    result = engine.start(session, "complaint_desk", admin, {})
+    assert result.incident is None and result.instance.status == "completed"  # its step did not wait
+    sender = result.instance.id
+    waits = []
+    for _ in range(message_jobs.RETRIES):
+        deliver(session, engine)
+        job = session.execute(select(MessageJob)).scalar_one()
+        assert job.status == "waiting" and "no deployed process receives" in job.last_error
+        waits.append((job.due_at - clock.now()).total_seconds())
+        clock.advance(job.due_at - clock.now())
+    assert waits == [2.0, 4.0, 8.0]  # the receiver may only be late: backoff before an incident
+    deliver(session, engine)
+    job = session.execute(select(MessageJob)).scalar_one()
+    [incident] = session.execute(select(Incident)).scalars()
+    assert (job.status, job.attempts) == ("failed", 4)
+    assert incident.instance_id == sender and incident.pending_action["action"] == "deliver"
+    assert "no deployed process receives message 'complaint_received'" in incident.message
+    assert session.get(ProcessInstance, sender).status == "incident"
+
+    _deploy(session, engine, "message_start.bpmn")  # the receiving process is published; retry
+    assert engine.retry(session, sender, admin).incident is None
+    assert session.get(ProcessInstance, sender).status == "completed"
+    deliver(session, engine)
+    job = session.execute(select(MessageJob)).scalar_one()
+    assert job.status == "done" and len(job.received) == 1
 
 
 def _buyers(session, engine):  # type: ignore[no-untyped-def]
@@ -50,8 +106,7 @@ def _buyers(session, engine):  # type: ignore[no-untyped-def]
     first = engine.start(session, "buyer", admin, engine_data={"order_id": "PO-1"})
     second = engine.start(session, "buyer", admin, engine_data={"order_id": "PO-2"})
     assert first.incident is None and second.incident is None
-    session.commit()
-    session.expire_all()
+    deliver(session, engine)
     return admin, first.instance.id, second.instance.id
 
 
@@ -70,7 +125,7 @@ def test_a_reply_reaches_the_one_waiting_case_whose_correlation_key_matches(sess
     out = engine.send_message(
         session, "order_reply", {"order_id": "PO-2", "price": 12}, {"order": {"order_id": "PO-2"}}, admin
     )
-    assert out == {"received": [second], "started": []}
+    assert out == {"received": [second], "started": []}  # a message from outside arrives in its request
     session.commit()
     session.expire_all()
     assert [t.bpmn_id for t in open_tasks(session, second)] == ["check"]

@@ -99,7 +99,14 @@ def test_each_failed_check_raises_a_nonconformity_with_agent_and_evidence(sessio
             )
         ).scalars()
     )
-    assert sorted(e.data["instance_id"] for e in sent) == [c.instance_id for c in raised]
+    assert [e.data["name"] for e in sent] == ["nonconformity", "nonconformity"]
+    for raised_case in raised:  # each case says which monitoring raised it
+        [arrived] = session.execute(
+            select(AuditEvent).where(
+                AuditEvent.instance_id == raised_case.instance_id, AuditEvent.kind == "message_received"
+            )
+        ).scalars()
+        assert arrived.data["from"] == case.instance.id and arrived.data["started"] is True
     case.do("rm_evidence", people.qc, {"evidence_pack_ref": "EV-SMG-2026-01"})
     assert case.case().fields["failure_count"] == 2
 

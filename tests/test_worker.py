@@ -204,6 +204,27 @@ OPERATORS = {"portal_price": portal_price}
 '''
 
 
+def portal_setting(
+    db_url: str, tmp_path: Path, process: str
+) -> tuple[str, dict[str, str], Settings, Path, Path]:
+    """A workflows folder whose ``process`` has the hanging portal, a held hold file, a worker's
+    queue and environment, and the settings of this side: (queue, env, settings, calls, hold)."""
+    folder = tmp_path / "workflows" / process
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "operators.py").write_text(PORTAL, encoding="utf-8")
+    calls, hold = tmp_path / "calls.log", tmp_path / "hold"
+    hold.touch()
+    queue, env = worker_env(
+        db_url, tmp_path / "workflows", MUTU_BROKER_VISIBILITY_SECONDS="3",
+        MUTU_TEST_PORTAL_LOG=str(calls), MUTU_TEST_PORTAL_HOLD=str(hold),
+    )  # fmt: skip
+    settings = Settings.from_env(
+        {}, database_url=db_url, secret_key="t", broker_url=REDIS, broker_queue=queue,
+        broker_visibility_seconds=3, workflows_dir=tmp_path / "workflows",
+    )  # fmt: skip
+    return queue, env, settings, calls, hold
+
+
 @pytest.mark.parametrize("committed_db", ["sqlite", "postgres"], indirect=True)
 def test_a_worker_killed_in_an_asynchronous_service_call_completes_it_once_after(
     committed_db, tmp_path: Path
@@ -219,20 +240,11 @@ def test_a_worker_killed_in_an_asynchronous_service_call_completes_it_once_after
     from tests.helpers import open_tasks, task_by_bpmn
     from tests.test_service_jobs import ASYNC, FILL
 
-    folder = tmp_path / "workflows" / "async_call"
-    (folder / "forms").mkdir(parents=True)
-    (folder / "forms" / "fill.json").write_text(json.dumps(FILL), encoding="utf-8")
-    (folder / "operators.py").write_text(PORTAL, encoding="utf-8")
-    calls, hold = tmp_path / "calls.log", tmp_path / "hold"
-    hold.touch()
-    queue, env = worker_env(
-        committed_db.url, tmp_path / "workflows", MUTU_BROKER_VISIBILITY_SECONDS="3",
-        MUTU_TEST_PORTAL_LOG=str(calls), MUTU_TEST_PORTAL_HOLD=str(hold),
-    )  # fmt: skip
-    settings = Settings.from_env(
-        {}, database_url=committed_db.url, secret_key="t", broker_url=REDIS, broker_queue=queue,
-        broker_visibility_seconds=3, workflows_dir=tmp_path / "workflows",
-    )  # fmt: skip
+    (tmp_path / "workflows" / "async_call" / "forms").mkdir(parents=True)
+    (tmp_path / "workflows" / "async_call" / "forms" / "fill.json").write_text(
+        json.dumps(FILL), encoding="utf-8"
+    )
+    queue, env, settings, calls, hold = portal_setting(committed_db.url, tmp_path, "async_call")
     rt = build_runtime(settings)
     with session_scope(rt.sessions) as session:
         people = make_people(session)
@@ -270,6 +282,88 @@ def test_a_worker_killed_in_an_asynchronous_service_call_completes_it_once_after
         assert len(lines()) == 2
         with session_scope(rt.sessions) as session:
             assert [t.bpmn_id for t in open_tasks(session, inst_id)] == ["check"]
+    finally:
+        stop_workers(first, second)
+        rt.db.dispose()
+
+
+INTAKE = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d_in" targetNamespace="http://x">
+  <bpmn:message id="m_in" name="complaint_received" />
+  <bpmn:process id="complaint_intake" isExecutable="true">
+    <bpmn:startEvent id="got_it"><bpmn:outgoing>f1</bpmn:outgoing><bpmn:messageEventDefinition messageRef="m_in" /></bpmn:startEvent>
+    <bpmn:serviceTask id="ask" name="Ask the portal">
+      <bpmn:extensionElements>
+        <spiffworkflow:serviceTaskOperator id="portal_price" resultVariable="answer">
+          <spiffworkflow:parameters><spiffworkflow:parameter id="name" type="any" value="channel" /></spiffworkflow:parameters>
+        </spiffworkflow:serviceTaskOperator>
+      </bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:serviceTask>
+    <bpmn:manualTask id="read_it" name="Read it"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing></bpmn:manualTask>
+    <bpmn:endEvent id="e"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="got_it" targetRef="ask" />
+    <bpmn:sequenceFlow id="f2" sourceRef="ask" targetRef="read_it" />
+    <bpmn:sequenceFlow id="f3" sourceRef="read_it" targetRef="e" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+@pytest.mark.parametrize("committed_db", ["sqlite", "postgres"], indirect=True)
+def test_a_worker_killed_while_delivering_a_message_leaves_one_receiving_case_after(
+    committed_db, tmp_path: Path
+):  # type: ignore[no-untyped-def]
+    """The receiver's first step hangs in a portal call; the worker dies there, the next delivers."""
+    redis_or_skip()
+    from engine import worker
+    from engine.context import build_runtime
+    from engine.deploy import SourceFile
+    from engine.models import MessageJob, ProcessInstance
+    from tests.conftest import DATA, make_people
+    from tests.helpers import open_tasks
+
+    queue, env, settings, calls, hold = portal_setting(committed_db.url, tmp_path, "complaint_intake")
+    rt = build_runtime(settings)
+    sender_xml = (DATA / "constructs" / "message_sender.bpmn").read_bytes()
+    with session_scope(rt.sessions) as session:
+        admin = make_people(session).admin
+        rt.engine.deploy(
+            session, [SourceFile("intake.bpmn", INTAKE.encode()), SourceFile("sender.bpmn", sender_xml)]
+        )
+        sender = rt.engine.start(session, "complaint_desk", admin, {}).instance.id
+
+    def state() -> tuple[str, int, list[int]]:
+        with session_scope(rt.sessions) as session:
+            job = session.execute(select(MessageJob).where(MessageJob.sender_id == sender)).scalar_one()
+            intakes = session.execute(
+                select(ProcessInstance.id).where(ProcessInstance.process_key == "complaint_intake")
+            ).scalars()
+            return job.status, job.attempts, list(intakes)
+
+    def lines() -> list[str]:
+        return calls.read_text(encoding="utf-8").splitlines() if calls.exists() else []
+
+    assert state() == ("waiting", 0, [])  # the sender's step only queued it
+    first = start_worker(env, queue)
+    second = None
+    try:
+        worker.enqueue("messages", settings)
+        assert wait_for(lambda: len(lines()) == 1), f"the worker never started the receiver: {state()}"
+        first.send_signal(signal.SIGKILL)  # inside the receiving case's first step
+        first.wait(10)
+        assert state() == ("waiting", 0, [])  # its transaction went with it: no half-started case
+        hold.unlink()
+        second = start_worker(env, queue)  # the unacknowledged job comes back to this one
+        assert wait_for(lambda: state()[0] == "done"), f"the message was not delivered after: {state()}"
+        status, attempts, intakes = state()
+        assert attempts == 1 and len(intakes) == 1 and lines() == ["147", "147"]
+        worker.enqueue("messages", settings)  # the same job again: no second case
+        time.sleep(2)
+        assert len(state()[2]) == 1
+        with session_scope(rt.sessions) as session:
+            assert [t.bpmn_id for t in open_tasks(session, intakes[0])] == ["read_it"]
     finally:
         stop_workers(first, second)
         rt.db.dispose()

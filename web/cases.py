@@ -141,7 +141,7 @@ def _history_note(entry: workspace.HistoryEntry) -> str:
         "resumed": _("resumed the case"),
         "retried": _("retried the case"),
         "migrated": _("moved the case to a newer version"),
-        "message_sent": _("sent a message that started another case"),
+        "message_sent": _("sent the message %(name)s", name=entry.data.get("name", "")),
         "instance_completed": _("the case ended"),
         "timer_moved": _("moved a timer"),
         "timer_fired_now": _("fired a timer now"),

@@ -4,28 +4,28 @@ BPMN's order is kept: a running case waiting for the message (catch event, recei
 boundary event, event-based gateway) whose correlation keys match takes it, the longest
 waiting first; only when none does, each process in effect with a message start event of
 that name starts; a process whose key is the name starts as the library's convention; and
-a message nobody receives is an incident on its sender. Delivery happens inside the
-sender's step transaction, so it happens exactly once or, with the step, not at all.
+a message nobody receives is an incident on its sender. A message one case throws to
+another is delivered by a worker after the sender's step (``message_jobs``), in the
+receiver's step, exactly once; one from outside Mutu is delivered in its request.
 """
 
 from __future__ import annotations
 
-import contextvars
+from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow import TaskState
-from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as DiagramMessage
 from sqlalchemy.orm import Session
 
-from .. import audit, message_waits
+from .. import audit, message_jobs, message_waits
 from ..errors import NotFound, ValidationFailed
-from ..models import ProcessInstance, User
+from ..models import MessageJob, ProcessInstance, User
+from ..spiff import load_event
 from .types import MessageUndelivered
 
 MAX_DEPTH = 10  # a message that causes a message ... this deep is a loop between processes
-_DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("mutu_message_depth", default=0)
 
 
 class MessageMixin:
@@ -41,39 +41,68 @@ class MessageMixin:
         # Diagrams are parsed with SpiffWorkflow's own definitions: a message equals only its kind.
         event = BpmnEvent(DiagramMessage(name), payload=dict(payload), correlations=dict(correlations or {}))
         received, started = self._route(session, None, event, {"sent_by": actor.username if actor else None})
-        now = self.clock.now()  # type: ignore[attr-defined]
-        for target in received + started:
-            audit.record(
-                session,
-                "message_received",
-                now,
-                instance=target,
-                actor=actor,
-                data={"name": name, "from": "outside", "started": target in started},
-            )
+        _arrived(session, received, started, self.clock.now(), actor, name=name, **{"from": "outside"})  # type: ignore[attr-defined]
         return {"received": [i.id for i in received], "started": [i.id for i in started]}
 
-    def _deliver(self, session: Session, sender: ProcessInstance, events: list[Any]) -> list[ProcessInstance]:
-        """Deliver the messages a step threw; return the cases that received one or were started."""
-        reached: list[ProcessInstance] = []
-        for event in events:
-            if not isinstance(event.event_definition, MessageEventDefinition):
-                continue
-            raised = {"raised_by": {"process_key": sender.process_key, "instance_id": sender.id}}
-            received, started = self._route(session, sender, event, raised)
-            reached.extend(received + started)
-        return reached
+    def deliver_message_job(self, session: Session, job: MessageJob) -> str:
+        """Deliver one queued message; say what happened ("done", "retry", "incident", "skipped").
+
+        The caller holds the job's row. Delivery runs in a savepoint: one that finds no
+        receiver writes nothing but the attempt.
+        """
+        if job.status != "waiting":
+            return "skipped"
+        now = self.clock.now()  # type: ignore[attr-defined]
+        sender = session.get(ProcessInstance, job.sender_id)
+        assert sender is not None  # the foreign key keeps it
+        event = load_event(job.event_json)
+        raised = {"raised_by": {"process_key": sender.process_key, "instance_id": sender.id}}
+        job.attempts, job.updated_at = job.attempts + 1, now
+        token = message_jobs.DEPTH.set(job.depth - 1)  # _route counts this delivery itself
+        try:
+            with session.begin_nested():
+                received, started = self._route(session, sender, event, raised)
+        except MessageUndelivered as exc:
+            return self._undelivered(session, job, exc, now)
+        finally:
+            message_jobs.DEPTH.reset(token)
+        job.status, job.received, job.last_error = "done", [i.id for i in received + started], None
+        _arrived(session, received, started, now, None, name=job.name, job=job.id, **{"from": sender.id})
+        session.flush()
+        return "done"
+
+    def _undelivered(self, session: Session, job: MessageJob, exc: MessageUndelivered, now: datetime) -> str:
+        job.last_error = str(exc)
+        if job.attempts <= message_jobs.RETRIES and job.depth <= MAX_DEPTH:
+            job.due_at = now + message_jobs.delay(job.attempts)
+            return "retry"
+        job.status = "failed"
+        sender = self._lock(session, job.sender_id)  # type: ignore[attr-defined]
+        if sender.status != "cancelled":
+            action = {"action": "deliver", "job_id": job.id, "name": job.name}
+            workflow = self._load(sender)  # type: ignore[attr-defined]
+            self._record_incident(session, sender, None, action, exc, now, workflow)  # type: ignore[attr-defined]
+        session.flush()
+        return "incident"
+
+    def _redeliver(self, session: Session, action: dict[str, Any]) -> None:
+        """The manager's retry of an undelivered message: queue it again, due now."""
+        job = session.get(MessageJob, action["job_id"])
+        if job is not None and job.status == "failed":
+            job.status, job.attempts, job.due_at = "waiting", 0, self.clock.now()  # type: ignore[attr-defined]
+            job.updated_at = job.due_at
+            session.flush()
 
     def _route(
         self, session: Session, sender: ProcessInstance | None, event: Any, raised: dict[str, Any]
     ) -> tuple[list[ProcessInstance], list[ProcessInstance]]:
         name = event.event_definition.name
-        depth = _DEPTH.get()
+        depth = message_jobs.DEPTH.get()
         if depth >= MAX_DEPTH:
             raise MessageUndelivered(
                 f"message {name!r} goes round between processes more than {MAX_DEPTH} times"
             )
-        token = _DEPTH.set(depth + 1)
+        token = message_jobs.DEPTH.set(depth + 1)
         try:
             exclude = sender.id if sender is not None else None
             for instance_id in message_waits.candidates(session, name, event.correlations or {}, exclude):
@@ -82,7 +111,7 @@ class MessageMixin:
                     return [target], []
             return [], self._start_receivers(session, name, event, raised)
         finally:
-            _DEPTH.reset(token)
+            message_jobs.DEPTH.reset(token)
 
     def _receive(self, session: Session, instance_id: int, event: Any) -> ProcessInstance | None:
         """Let one running case catch the message, as its own step; None when it cannot."""
@@ -127,3 +156,23 @@ class MessageMixin:
             except ValidationFailed as exc:
                 raise MessageUndelivered(f"message {name!r} does not fit its start form: {exc}") from None
         return started
+
+
+def _arrived(
+    session: Session,
+    received: list[ProcessInstance],
+    started: list[ProcessInstance],
+    now: datetime,
+    actor: User | None,
+    **data: Any,
+) -> None:
+    """Say in each reached case's history which message came, from where, and if it started it."""
+    for target in received + started:
+        audit.record(
+            session,
+            "message_received",
+            now,
+            instance=target,
+            actor=actor,
+            data={**data, "started": target in started},
+        )

@@ -1,4 +1,4 @@
-"""One step: lock, load, advance SpiffWorkflow to the next wait state, deliver thrown messages."""
+"""One step: lock, load, advance SpiffWorkflow to the next wait state, queue thrown messages."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, object_session
 
-from .. import audit, batch, limits, metrics
+from .. import audit, batch, limits, message_jobs, metrics
 from .. import clock as clock_mod
 from ..case_rows import CASE_INSERT
 from ..db import is_postgres
@@ -183,8 +183,8 @@ class StepMixin:
                 apply(workflow)
                 workflow.do_engine_steps(did_complete_task=limits.StepBudget(self.step_seconds))
                 snap = snapshot(workflow, now)
-            messages = workflow.get_events()  # thrown, and caught by nobody in this instance
-            started = self._deliver(session, instance, messages)
+            # Thrown and caught by nobody in this case: a worker delivers them after this step.
+            messages = message_jobs.thrown(workflow.get_events())
         except _ENGINE_ERRORS as exc:
             if first is not None:
                 first()
@@ -197,14 +197,9 @@ class StepMixin:
         with _conflict_guard(instance), session.no_autoflush, batch.batching(session, is_postgres(session)):
             if first is not None:
                 first()
-            for target in started:
-                audit.record(
-                    session,
-                    "message_sent",
-                    now,
-                    instance=instance,
-                    data={"process_key": target.process_key, "instance_id": target.id},
-                )
+            message_jobs.queue(session, instance, messages, now)
+            for name, _event in messages:
+                audit.record(session, "message_sent", now, instance=instance, data={"name": name})
             new_rows = self._write_step(session, step)
             _write_instance(session, instance)
             session.flush()

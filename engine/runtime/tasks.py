@@ -252,6 +252,8 @@ class TaskMixin:
         )
         if action["action"] == "service":
             self._service_retried(session, action, result.incident is None)
+        elif action["action"] == "deliver" and result.incident is None:
+            self._redeliver(session, action)
         return result
 
     def migrate(

@@ -54,7 +54,7 @@ WORDS = {
     "resumed the case": "melanjutkan kasus",
     "retried the case": "mencoba ulang kasus",
     "moved the case to a newer version": "memindahkan kasus ke versi yang lebih baru",
-    "sent a message that started another case": "mengirim pesan yang memulai kasus lain",
+    "sent the message %(name)s": "mengirim pesan %(name)s",
     "A comment needs between 1 and 4000 characters.": "Komentar harus berisi 1 sampai 4000 karakter.",
     "Comment added.": "Komentar ditambahkan.",
     "%(n)s file(s) added.": "%(n)s berkas ditambahkan.",
