@@ -4,8 +4,9 @@ Baseline and databases take turns round by round; each ratio is the median over 
 of that round's engine median divided by the same round's baseline median, so a slow
 moment of the machine weighs on both sides. Prints one JSON object per measurement
 and, last, one summary object with
-``baseline_ms``, ``sqlite_ms``, ``sqlite_ratio``, ``postgres_ms``, ``postgres_ratio`` and
-``scale_ratio`` (per-completion time with many instances stored over few).
+``baseline_ms``, ``sqlite_ms``, ``sqlite_ratio``, ``postgres_ms``, ``postgres_ratio``, each
+ratio's ``_spread`` (first and third quartile of the round ratios) and ``scale_ratio``
+(per-completion time with many instances stored over few).
 
     python bench/engine.py           # full: 100,000 instances for the scale figure
     python bench/engine.py --quick   # under a minute: 10,000 instances, fewer repetitions
@@ -90,6 +91,14 @@ class Baseline:
 
 def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
+
+
+def spread(ratios: list[float]) -> tuple[float, float]:
+    """The middle half of the per-round ratios (first to third quartile): how far to trust one."""
+    if len(ratios) < 4:
+        return min(ratios), max(ratios)
+    quartiles = statistics.quantiles(ratios, n=4)
+    return quartiles[0], quartiles[2]
 
 
 class Target:
@@ -196,7 +205,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, 10,000 instances")
     args = parser.parse_args()
-    rounds = 8 if args.quick else 20
+    rounds = 8 if args.quick else 40
     per_round = 2 if args.quick else 3
     big = 10_000 if args.quick else 100_000
     small = 1_000
@@ -240,10 +249,12 @@ def main() -> None:
                     "round_ratios": [round(r, 3) for r in paired[name]],
                 }
             )
+            low, high = spread(paired[name])
             summary.update(
                 {
                     f"{name}_ms": round(ms, 3),
                     f"{name}_ratio": round(ratio, 3),
+                    f"{name}_ratio_spread": [round(low, 3), round(high, 3)],
                     f"{name}_start_ms": round(start_ms, 3),
                 }
             )

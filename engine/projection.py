@@ -61,7 +61,12 @@ def _walk(workflow: BpmnWorkflow) -> tuple[list[SpiffTask], list[WaitingTimer], 
     ready: list[SpiffTask] = []
     timers: list[WaitingTimer] = []
     live: list[SpiffTask] = []
-    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+    # The task dicts in creation order, not SpiffWorkflow's tree iterator: same tasks, a
+    # fraction of the cost, and creation order is the order the inbox rows were made in.
+    wanted = TaskState.READY | TaskState.WAITING
+    for task in (t for wf in (workflow, *workflow.subprocesses.values()) for t in wf.tasks.values()):
+        if not task.state & wanted:
+            continue
         live.append(task)
         spec = task.task_spec
         if task.state == TaskState.READY:

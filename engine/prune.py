@@ -45,7 +45,10 @@ def prune(workflow: Any, keep: int | None = None) -> int:
     keep = KEEP if keep is None else keep
     if workflow.subprocesses:
         return 0  # subprocess workflows keep their parent tasks: leave such a case whole
-    unfinished = [t for t in workflow.get_tasks() if not t.has_state(TaskState.FINISHED_MASK)]
+    if len(workflow.tasks) <= keep + 2:
+        return 0  # fewer tasks than may pile up: nothing to drop, no walk (most steps)
+    finished = TaskState.FINISHED_MASK
+    unfinished = [t for t in workflow.tasks.values() if not t.has_state(finished)]
     if not unfinished:
         return 0  # an ended case keeps its whole history
     paths = [_path(t) for t in unfinished]
