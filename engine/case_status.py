@@ -1,6 +1,7 @@
 """What a case waits for, read from the engine's own rows, never from a process variable.
 
-Open tasks (with who holds them and their due dates), then waiting timers and messages; for
+Open tasks (with who holds them and their due dates), then waiting timers, messages and the
+asynchronous service tasks a worker is to call (with their attempts and next try); for
 an ended case, the end event it reached (kept in its ``instance_completed`` event). One query
 per kind for a whole page of cases, so lists show it as cheaply as the case page.
 """
@@ -14,13 +15,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import AuditEvent, HumanTask, ProcessInstance, Timer, User
+from .models import AuditEvent, HumanTask, ProcessInstance, ServiceJob, Timer, User
 from .models_messages import MessageWait
 
 
 @dataclass
 class Waiting:
-    kind: str  # task, timer, message
+    kind: str  # task, timer, message, service (an asynchronous service task a worker calls)
     bpmn_id: str
     name: str
     due: datetime | None = None
@@ -28,6 +29,8 @@ class Waiting:
     holder: str | None = None  # online name or username of whoever claimed the task
     role: str | None = None
     timer_id: int | None = None
+    attempts: int = 0  # a service task's calls so far; ``due`` is its next one
+    error: str | None = None  # why its last call failed
 
 
 @dataclass
@@ -49,6 +52,7 @@ class CaseStatus:
                     "task_id": w.task_id,
                     "holder": w.holder,
                     "role": w.role,
+                    **({"attempts": w.attempts, "error": w.error} if w.kind == "service" else {}),
                 }
                 for w in self.waiting
             ],
@@ -116,6 +120,23 @@ def statuses(session: Session, engine: Any, instances: list[ProcessInstance]) ->
             names = element_names(engine, by_id[wait.instance_id].process_version)
             out[wait.instance_id].waiting.append(
                 Waiting("message", wait.bpmn_id, names.get(wait.bpmn_id, wait.name))
+            )
+        calls = session.execute(
+            select(ServiceJob)
+            .where(ServiceJob.instance_id.in_(live), ServiceJob.status == "waiting")
+            .order_by(ServiceJob.due_at, ServiceJob.id)
+        ).scalars()
+        for job in calls:
+            names = element_names(engine, by_id[job.instance_id].process_version)
+            out[job.instance_id].waiting.append(
+                Waiting(
+                    "service",
+                    job.element_id,
+                    names.get(job.element_id, job.element_id),
+                    job.due_at,
+                    attempts=job.attempts,
+                    error=job.last_error,
+                )
             )
     done = [i.id for i in instances if i.status in ("completed", "cancelled")]
     if done:

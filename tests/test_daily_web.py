@@ -230,3 +230,27 @@ def test_linking_cases_and_the_qmrs_trend_rules(web):  # type: ignore[no-untyped
     assert 'name="site_source_active"  aria' in page or 'name="site_source_active" aria' in page  # off now
     bad = qmr.post("/rules", {"agent_findings_threshold": "1", "agent_findings_days": "45"})
     assert bad.status_code == 422
+
+
+def test_the_case_page_says_a_worker_is_to_call_its_service_and_when_it_tries_again(web):  # type: ignore[no-untyped-def]
+    from engine import service_jobs
+    from engine.identity import get_user
+    from tests.helpers import task_by_bpmn
+    from tests.test_service_jobs import Portal, deploy_async
+
+    portal = Portal(failures=1)
+    with web.session() as s:
+        deploy_async(s, web.runtime.engine, portal)
+        qc = get_user(s, "qc")
+        instance_id = web.runtime.engine.start(s, "async_call", qc).instance.id
+        fill = task_by_bpmn(s, instance_id, "fill").id
+        web.runtime.engine.complete(s, fill, qc, {"supplier": "PT Sinar"})
+    qmr = web.client("qmr")
+    page = qmr.get(f"/cases/{instance_id}").get_data(as_text=True)
+    assert "Ask the supplier portal: menunggu dipanggil oleh proses latar" in page
+    assert service_jobs.run_due(web.runtime.sessions, web.runtime.engine) == {"retry": 1}
+    page = qmr.get(f"/cases/{instance_id}").get_data(as_text=True)
+    assert "panggilan ke-1 gagal (" in page and "the portal did not answer (call 1)" in page
+    qmr.post("/language", {"lang": "en", "next": f"/cases/{instance_id}"})
+    page = qmr.get(f"/cases/{instance_id}").get_data(as_text=True)
+    assert "Ask the supplier portal: call 1 failed (" in page and "a worker tries again at" in page

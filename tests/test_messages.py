@@ -93,8 +93,14 @@ def test_a_message_nobody_receives_is_retried_then_an_incident_on_the_sender_who
     assert session.get(ProcessInstance, sender).status == "incident"
 
     _deploy(session, engine, "message_start.bpmn")  # the receiving process is published; retry
+    ended_at = session.get(ProcessInstance, sender).ended_at
     assert engine.retry(session, sender, admin).incident is None
     assert session.get(ProcessInstance, sender).status == "completed"
+    assert session.get(ProcessInstance, sender).ended_at == ended_at  # it ended once, when it ended
+    ends = session.execute(
+        select(AuditEvent).where(AuditEvent.instance_id == sender, AuditEvent.kind == "instance_completed")
+    ).all()
+    assert len(ends) == 1
     deliver(session, engine)
     job = session.execute(select(MessageJob)).scalar_one()
     assert job.status == "done" and len(job.received) == 1

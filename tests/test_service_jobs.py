@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from engine import case_status
 from engine.deploy import SourceFile
 from engine.errors import DeployError, ScriptError
 from engine.models import AuditEvent, Incident, ServiceJob, Timer
@@ -140,6 +141,11 @@ def test_a_failing_call_is_retried_with_backoff_then_becomes_an_incident(session
     assert job.attempts == 1 and job.due_at == clock.now() + timedelta(seconds=3)
     assert "the portal did not answer (call 1)" in job.last_error
     assert suppliers(session) == []  # what the failed call wrote is taken back
+    [waits] = [
+        w for w in case_status.status_of(session, engine, inst).as_dict()["waiting"] if w["kind"] == "service"
+    ]
+    assert (waits["bpmn_id"], waits["name"], waits["attempts"]) == ("call", "Ask the supplier portal", 1)
+    assert waits["due"] == job.due_at.isoformat() and "call 1" in waits["error"]  # the case says why and when
     assert run_next(session, engine) is None  # not due yet
     clock.advance(timedelta(seconds=3))
     assert run_next(session, engine) == "retry"

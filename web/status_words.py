@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 
 from engine.case_status import CaseStatus
 
-from .core import local_date, task_label
+from .core import local_date, local_time, task_label
 from .values import role_label
 
 
@@ -48,6 +48,18 @@ def describe(status: CaseStatus, process_key: str) -> StatusView:
             lines.append(text)
         elif w.kind == "timer":
             lines.append(_("waiting for %(what)s until %(date)s", what=label, date=local_date(w.due)))
+        elif w.kind == "service" and w.attempts:
+            lines.append(
+                _(
+                    "%(what)s: call %(num)s failed (%(why)s); a worker tries again at %(time)s",
+                    what=label,
+                    num=w.attempts,
+                    why=w.error or "?",
+                    time=local_time(w.due),
+                )
+            )
+        elif w.kind == "service":
+            lines.append(_("%(what)s: waiting for a worker to call it", what=label))
         else:
             lines.append(_("waiting for the message %(what)s", what=label))
     if status.state == "completed":
@@ -72,6 +84,8 @@ def describe(status: CaseStatus, process_key: str) -> StatusView:
         badge = (
             _("waiting for %(what)s until %(date)s", what=label, date=local_date(first.due))
             if first.kind == "timer"
+            else _("%(what)s: waiting for a worker to call it", what=label)
+            if first.kind == "service"
             else _("waiting for the message %(what)s", what=label)
         )
     else:

@@ -44,12 +44,15 @@ class WriteMixin:
     def _write_step(self, session: Session, step: _Step) -> list[NewTask]:
         instance, snap, now = step.instance, step.snap, step.now
         had_incident = instance.status == "incident"
+        # A case that had ended already (a sender whose message found nobody, retried) keeps
+        # its end: its time and its one ``instance_completed`` event.
+        ending = snap.completed and instance.ended_at is None
         instance.status = "completed" if snap.completed else "running"
-        if snap.completed:
+        if ending:
             instance.ended_at = now
         if had_incident and self._resolve_incidents(session, instance, step.action, now):
             instance.status = "incident"
-        ends = paths.ended_at(step.workflow) if snap.completed else []  # before pruning drops them
+        ends = paths.ended_at(step.workflow) if ending else []  # before pruning drops them
         new_rows = self._store(session, step)
         service_jobs.queue_started(session, instance, step.workflow, now)
         notify.on_new_tasks(
@@ -102,7 +105,7 @@ class WriteMixin:
                     bpmn_id=step.completed.bpmn_id,
                     data=step.action["signature"],
                 )
-        if snap.completed:
+        if ending:
             audit.record(session, "instance_completed", now, instance=instance, data={"ends": ends})
         return new_rows
 

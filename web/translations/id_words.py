@@ -55,6 +55,10 @@ WORDS = {
     "retried the case": "mencoba ulang kasus",
     "moved the case to a newer version": "memindahkan kasus ke versi yang lebih baru",
     "sent the message %(name)s": "mengirim pesan %(name)s",
+    "%(what)s: call %(num)s failed (%(why)s); a worker tries again at %(time)s": (
+        "%(what)s: panggilan ke-%(num)s gagal (%(why)s); dicoba lagi pada %(time)s"
+    ),
+    "%(what)s: waiting for a worker to call it": "%(what)s: menunggu dipanggil oleh proses latar",
     "A comment needs between 1 and 4000 characters.": "Komentar harus berisi 1 sampai 4000 karakter.",
     "Comment added.": "Komentar ditambahkan.",
     "%(n)s file(s) added.": "%(n)s berkas ditambahkan.",
