@@ -181,7 +181,9 @@ def document() -> dict[str, Any]:
                         "waits_for": {
                             "type": "object",
                             "description": "what the engine says the case waits for: open tasks with holder "
-                            "and due date, timers with their date, messages; or the end events it reached",
+                            "and due date, timers with their date, messages, asynchronous service calls "
+                            "(kind service: due is the next try, with attempts and the last error); or the "
+                            "end events it reached",
                             "properties": {
                                 "state": {"type": "string"},
                                 "waiting": {"type": "array", "items": OBJ},
