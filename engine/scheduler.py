@@ -117,16 +117,28 @@ def export_jobs(rt: Runtime) -> int:
     return jobs.run_pending(rt.sessions, rt.engine.clock.now)
 
 
+def _in_batches(run: Callable[[int], dict[str, int]], batch: int = 100) -> dict[str, int]:
+    """Batch after batch until one finds fewer due rows than it may take: a burst is worked
+    off in one pass, not ``batch`` a second."""
+    total: dict[str, int] = {}
+    while True:
+        done = run(batch)
+        for outcome, count in done.items():
+            total[outcome] = total.get(outcome, 0) + count
+        if sum(done.values()) < batch:
+            return total
+
+
 def service_tasks(rt: Runtime) -> dict[str, int]:
     """Run the asynchronous service tasks that are due (first calls and retries)."""
     from . import service_jobs
 
-    return service_jobs.run_due(rt.sessions, rt.engine)
+    return _in_batches(lambda limit: service_jobs.run_due(rt.sessions, rt.engine, limit))
 
 
 def messages(rt: Runtime) -> dict[str, int]:
     """Deliver the BPMN messages cases threw to each other (first tries and retries)."""
-    return message_jobs.run_due(rt.sessions, rt.engine)
+    return _in_batches(lambda limit: message_jobs.run_due(rt.sessions, rt.engine, limit))
 
 
 def _to_workers(job: str) -> Callable[[Runtime], object]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from engine import message_jobs
@@ -209,3 +210,26 @@ def test_a_message_started_event_subprocess_is_found_and_runs_beside_the_work_ac
         session.commit()
         session.expire_all()
     assert session.get(ProcessInstance, inst.id).status == "completed"
+
+
+@pytest.mark.parametrize("committed_db", ["sqlite", "postgres"], indirect=True)
+def test_the_schedulers_pass_delivers_a_burst_past_one_batch_each_exactly_once(committed_db, registry, clock):
+    from engine.db import session_scope
+    from engine.runtime import ProcessEngine
+    from engine.scheduler import messages
+
+    engine = ProcessEngine(registry, clock, script_timeout=1.0)
+    with session_scope(committed_db.sessions) as session:
+        _deploy(session, engine, "message_start.bpmn", "message_sender.bpmn")
+        admin = make_people(session).admin
+    for _ in range(130):
+        with session_scope(committed_db.sessions) as session:
+            engine.start(session, "complaint_desk", session.merge(admin), {})
+    runtime = type("Rt", (), {"sessions": committed_db.sessions, "engine": engine})()
+    assert messages(runtime) == {"done": 130}  # two batches of up to 100 in one pass
+    assert messages(runtime) == {}
+    with session_scope(committed_db.sessions) as session:
+        intakes = session.execute(
+            select(ProcessInstance.id).where(ProcessInstance.process_key == "complaint_intake")
+        ).all()
+        assert len(intakes) == 130
