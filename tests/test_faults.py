@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,28 @@ def test_a_transaction_lost_with_the_database_mid_flush_is_a_503_not_a_500(web):
     web.app.add_url_rule("/test-lost-transaction", "lost_transaction", lost)
     answer = web.client("qmr").get("/test-lost-transaction")
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "2"
+
+
+def test_a_connection_cut_under_a_signed_in_user_is_a_503_in_their_language(web):  # type: ignore[no-untyped-def]
+    """Seen in bench/load.py --restart-db: the error page's words asked the broken session for
+    the user's language, which raised again inside the handler and made the 503 a 500."""
+    from flask_login import current_user
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    from engine.models import CaseRecord
+    from web import core
+
+    def cut():  # type: ignore[no-untyped-def]
+        db = core.db()
+        db.expire(current_user._get_current_object())  # as a rolled-back flush leaves it
+        db.add(CaseRecord(instance_id=-1))  # a flush that fails leaves the session pending rollback
+        with contextlib.suppress(IntegrityError):
+            db.flush()
+        raise OperationalError(
+            "SELECT 1", {}, Exception("terminating connection due to administrator command")
+        )
+
+    web.app.add_url_rule("/test-connection-cut", "connection_cut", cut)
+    answer = web.client("qmr").get("/test-connection-cut")
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "2"
+    assert "Basis data tidak menjawab" in answer.get_data(as_text=True) or answer.is_json

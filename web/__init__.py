@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, PendingRollbackError
+from sqlalchemy.exc import DBAPIError, PendingRollbackError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -50,9 +50,11 @@ def _locale() -> str:
     chosen = session.get("lang")
     if chosen in core.LANGUAGES:
         return chosen
-    if current_user and current_user.is_authenticated and current_user.language in core.LANGUAGES:
-        return current_user.language
-    return "id"
+    try:
+        preferred = current_user.language if current_user and current_user.is_authenticated else None
+    except SQLAlchemyError:  # the database went away under this request; its error page still speaks
+        preferred = None
+    return preferred if preferred in core.LANGUAGES else "id"
 
 
 def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
@@ -242,6 +244,8 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
 
     @app.errorhandler(DBAPIError)
     def busy(exc: DBAPIError):  # type: ignore[no-untyped-def]
+        with contextlib.suppress(Exception):  # what the error page reads must not meet the broken transaction
+            core.db().rollback()
         if "locked" in str(exc.orig) or "busy" in str(exc.orig):
             # Not a conflict with another user's change: the database stayed busy past its
             # timeout. Say so, and when to try again.
