@@ -179,9 +179,9 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         response.headers.pop("Server", None)
         if "request_id" in g:
             response.headers["X-Request-Id"] = g.request_id
-            user = current_user.username if current_user and current_user.is_authenticated else None
             found = logs.context.get() or {}
-            logs.context.set({**found, "user": user})
+            if current_user and current_user.is_authenticated:
+                logs.context.set({**found, "user": current_user.username})
             if request.endpoint not in ("static", "healthz", "alive", "metrics"):
                 access.info(
                     "%s %s %s",
@@ -242,11 +242,17 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
             400, _("The form expired"), _("Reload the page and send the form again."), code="csrf"
         )
 
+    def unreadable_user() -> None:
+        """The database is away or busy, so the error page cannot read the signed-in user: it
+        shows none (the sign-in itself stays), and nothing of it asks the broken session."""
+        with contextlib.suppress(Exception):
+            core.db().rollback()
+        g._login_user = login.anonymous_user()
+
     @app.errorhandler(DBAPIError)
     def busy(exc: DBAPIError):  # type: ignore[no-untyped-def]
-        with contextlib.suppress(Exception):  # what the error page reads must not meet the broken transaction
-            core.db().rollback()
         if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+            unreadable_user()
             # Not a conflict with another user's change: the database stayed busy past its
             # timeout. Say so, and when to try again.
             response = make_response(
@@ -256,6 +262,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
             return response
         if guards.database_down(exc):
             # A restart or a network cut: nothing was written, the client may simply retry.
+            unreadable_user()
             response = make_response(
                 error_page(
                     503, _("Not available"), _("The database is not answering; try again shortly."),
@@ -270,8 +277,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     def rolled_back(exc: PendingRollbackError):  # type: ignore[no-untyped-def]
         """A statement of this request failed before (the database went away mid-flush): the
         transaction is gone and nothing of it was written, so the client may simply retry."""
-        with contextlib.suppress(Exception):
-            core.db().rollback()
+        unreadable_user()
         response = make_response(
             error_page(
                 503, _("Not available"), _("The database is not answering; try again shortly."),
