@@ -203,10 +203,11 @@ def test_a_transaction_lost_with_the_database_mid_flush_is_a_503_not_a_500(web):
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "2"
 
 
-def test_a_connection_cut_under_a_signed_in_user_is_a_503_in_their_language(web):  # type: ignore[no-untyped-def]
+def test_a_connection_cut_under_a_signed_in_user_is_a_503_that_asks_the_database_nothing(web):  # type: ignore[no-untyped-def]
     """Seen in bench/load.py --restart-db: the error page's words asked the broken session for
     the user's language, which raised again inside the handler and made the 503 a 500."""
     from flask_login import current_user
+    from sqlalchemy import create_engine
     from sqlalchemy.exc import IntegrityError, OperationalError
 
     from engine.models import CaseRecord
@@ -218,6 +219,7 @@ def test_a_connection_cut_under_a_signed_in_user_is_a_503_in_their_language(web)
         db.add(CaseRecord(instance_id=-1))  # a flush that fails leaves the session pending rollback
         with contextlib.suppress(IntegrityError):
             db.flush()
+        db.bind = create_engine("postgresql+psycopg://nobody@127.0.0.1:9/gone")  # and the server is away
         raise OperationalError(
             "SELECT 1", {}, Exception("terminating connection due to administrator command")
         )
