@@ -17,6 +17,7 @@ import contextvars
 from datetime import datetime, timedelta
 from typing import Any
 
+from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,22 +34,42 @@ KEEP_FINISHED = timedelta(days=30)  # the audit trail keeps each delivery; the r
 DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("mutu_message_depth", default=0)
 
 
-def thrown(events: list[Any]) -> list[tuple[str, str]]:
-    """The messages among a step's unhandled events, each as (name, JSON); raises if unwritable."""
-    return [
-        (e.event_definition.name, dump_event(e))
-        for e in events
-        if isinstance(e.event_definition, MessageEventDefinition)
-    ]
+def thrown(events: list[Any], workflow: Any) -> list[tuple[str, str, str | None]]:
+    """The messages among a step's unhandled events as (name, JSON, throwing element); raises
+    if one cannot be written. The element is the last finished task that throws that name."""
+    out = []
+    for event in events:
+        if isinstance(event.event_definition, MessageEventDefinition):
+            name = event.event_definition.name
+            out.append((name, dump_event(event), _thrower(workflow, name)))
+    return out
 
 
-def queue(session: Session, sender: ProcessInstance, messages: list[tuple[str, str]], now: datetime) -> None:
+def _thrower(workflow: Any, name: str) -> str | None:
+    best, at = None, -1.0
+    for wf in (workflow, *workflow.subprocesses.values()):
+        for task in wf.tasks.values():
+            definition = getattr(task.task_spec, "event_definition", None)
+            if (
+                isinstance(definition, MessageEventDefinition)
+                and definition.name == name
+                and task.has_state(TaskState.FINISHED_MASK)
+                and task.last_state_change > at
+            ):
+                best, at = task.task_spec.bpmn_id, task.last_state_change
+    return best
+
+
+def queue(
+    session: Session, sender: ProcessInstance, messages: list[tuple[str, str, str | None]], now: datetime
+) -> None:
     """Write a job for each message, in the sender's step."""
     depth = DEPTH.get() + 1
     session.add_all(
         MessageJob(
             sender_id=sender.id,
             name=name[:200],
+            element_id=element,
             event_json=text,
             depth=depth,
             status="waiting",
@@ -57,7 +78,7 @@ def queue(session: Session, sender: ProcessInstance, messages: list[tuple[str, s
             created_at=now,
             updated_at=now,
         )
-        for name, text in messages
+        for name, text, element in messages
     )
 
 

@@ -93,6 +93,7 @@ class MessageJob(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     sender_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    element_id: Mapped[str | None] = mapped_column(String(200))  # the send task or throw event
     event_json: Mapped[str] = mapped_column(Text)  # the thrown BpmnEvent, as SpiffWorkflow writes it
     depth: Mapped[int] = mapped_column(Integer)  # messages caused by messages, to stop a loop
     status: Mapped[str] = mapped_column(String(20))  # waiting, done, failed

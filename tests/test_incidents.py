@@ -205,6 +205,7 @@ def test_a_message_nobody_receives_is_an_incident_and_starts_nothing(session, en
         clock.advance(timedelta(seconds=30))
     [incident] = session.execute(select(Incident).where(Incident.instance_id == inst.id)).scalars()
     assert "no deployed process receives message 'ghost'" in incident.message
+    assert (incident.element_id, incident.element_name) == ("t_send", "Send")  # where the diagram marks it
     assert session.execute(select(ProcessInstance.process_key)).scalars().all() == ["thrower"]
     assert session.get(ProcessInstance, inst.id).status == "incident"
 

@@ -37,7 +37,12 @@ def test_a_message_start_event_is_found_by_the_message_name_not_the_process_key(
     assert sender.incident is None and sender.instance.status == "completed"
     session.commit()
     [job] = session.execute(select(MessageJob)).scalars()
-    assert (job.status, job.name, job.sender_id) == ("waiting", "complaint_received", sender.instance.id)
+    assert (job.status, job.name, job.sender_id, job.element_id) == (
+        "waiting",
+        "complaint_received",
+        sender.instance.id,
+        "send",
+    )
     assert (
         session.execute(
             select(ProcessInstance).where(ProcessInstance.process_key == "complaint_intake")
@@ -91,6 +96,9 @@ def test_a_message_nobody_receives_is_retried_then_an_incident_on_the_sender_who
     assert (job.status, job.attempts) == ("failed", 4)
     assert incident.instance_id == sender and incident.pending_action["action"] == "deliver"
     assert "no deployed process receives message 'complaint_received'" in incident.message
+    assert incident.element_id == "send" and engine.element_states(session.get(ProcessInstance, sender))[
+        "incident"
+    ] == ["send"]
     assert session.get(ProcessInstance, sender).status == "incident"
 
     _deploy(session, engine, "message_start.bpmn")  # the receiving process is published; retry

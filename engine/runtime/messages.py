@@ -81,6 +81,7 @@ class MessageMixin:
         if sender.status != "cancelled":
             action = {"action": "deliver", "job_id": job.id, "name": job.name}
             workflow = self._load(sender)  # type: ignore[attr-defined]
+            exc.task_spec = _spec_of(workflow, job.element_id)  # type: ignore[attr-defined]  # where it stopped
             self._record_incident(session, sender, None, action, exc, now, workflow)  # type: ignore[attr-defined]
         session.flush()
         return "incident"
@@ -176,3 +177,12 @@ def _arrived(
             actor=actor,
             data={**data, "started": target in started},
         )
+
+
+def _spec_of(workflow: Any, element_id: str | None) -> Any:
+    """The task spec of a BPMN element of the case (its diagram marks the incident there)."""
+    for spec in (workflow.spec, *workflow.subprocess_specs.values()):
+        for task_spec in spec.task_specs.values():
+            if element_id is not None and getattr(task_spec, "bpmn_id", None) == element_id:
+                return task_spec
+    return None

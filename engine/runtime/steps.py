@@ -184,7 +184,7 @@ class StepMixin:
                 workflow.do_engine_steps(did_complete_task=limits.StepBudget(self.step_seconds))
                 snap = snapshot(workflow, now)
             # Thrown and caught by nobody in this case: a worker delivers them after this step.
-            messages = message_jobs.thrown(workflow.get_events())
+            messages = message_jobs.thrown(workflow.get_events(), workflow)
         except _ENGINE_ERRORS as exc:
             if first is not None:
                 first()
@@ -198,8 +198,10 @@ class StepMixin:
             if first is not None:
                 first()
             message_jobs.queue(session, instance, messages, now)
-            for name, _event in messages:
-                audit.record(session, "message_sent", now, instance=instance, data={"name": name})
+            for name, _event, element in messages:
+                audit.record(
+                    session, "message_sent", now, instance=instance, bpmn_id=element, data={"name": name}
+                )
             new_rows = self._write_step(session, step)
             _write_instance(session, instance)
             session.flush()

@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("sender_id", sa.Integer(), sa.ForeignKey("process_instance.id"), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("element_id", sa.String(length=200), nullable=True),
         sa.Column("event_json", sa.Text(), nullable=False),
         sa.Column("depth", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
