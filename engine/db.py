@@ -130,6 +130,9 @@ def run_claimed(
             log.info("%s %s skipped: %s", what, row_id, exc)
         except OperationalError as exc:
             log.warning("%s %s skipped, database busy: %s", what, row_id, exc.orig)
+        except Exception:  # noqa: BLE001 - one row that cannot run must not stop the others behind it
+            log.exception("%s %s failed; it is tried again on the next pass", what, row_id)
+            outcomes["error"] = outcomes.get("error", 0) + 1
     return outcomes
 
 

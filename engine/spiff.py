@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -219,4 +220,8 @@ def dump_event(event: Any) -> str:
 
 
 def load_event(text: str) -> Any:
-    return STATE_SERIALIZER.registry.restore(json.loads(text))
+    """The event back; a ValueError or TypeError when the text is not one SpiffWorkflow wrote."""
+    event = STATE_SERIALIZER.registry.restore(json.loads(text))
+    if not isinstance(event, BpmnEvent):
+        raise TypeError(f"not a BPMN event: {type(event).__name__}")
+    return event

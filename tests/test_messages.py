@@ -241,3 +241,35 @@ def test_the_schedulers_pass_delivers_a_burst_past_one_batch_each_exactly_once(c
             select(ProcessInstance.id).where(ProcessInstance.process_key == "complaint_intake")
         ).all()
         assert len(intakes) == 130
+
+
+@pytest.mark.parametrize("committed_db", ["sqlite", "postgres"], indirect=True)
+def test_a_message_that_cannot_be_read_back_is_an_incident_and_does_not_hold_the_others(
+    committed_db, registry, clock
+):
+    from engine.db import session_scope
+    from engine.runtime import ProcessEngine
+    from engine.scheduler import messages
+
+    engine = ProcessEngine(registry, clock, script_timeout=1.0)
+    with session_scope(committed_db.sessions) as session:
+        _deploy(session, engine, "message_start.bpmn", "message_sender.bpmn")
+        admin = make_people(session).admin
+        broken = engine.start(session, "complaint_desk", admin, {}).instance.id
+        fine = engine.start(session, "complaint_desk", admin, {}).instance.id
+        first = session.execute(select(MessageJob).where(MessageJob.sender_id == broken)).scalar_one()
+        first.event_json = '{"typename": "NoSuchEvent"}'  # as a hand edit or a lost converter leaves it
+    runtime = type("Rt", (), {"sessions": committed_db.sessions, "engine": engine})()
+    assert messages(runtime) == {"incident": 1, "done": 1}  # the one behind it still goes
+    with session_scope(committed_db.sessions) as session:
+        [incident] = session.execute(select(Incident).where(Incident.instance_id == broken)).scalars()
+        assert "cannot be read back" in incident.message and incident.element_id == "send"
+        assert session.get(ProcessInstance, fine).status == "completed"
+        assert (
+            len(
+                session.execute(
+                    select(ProcessInstance).where(ProcessInstance.process_key == "complaint_intake")
+                ).all()
+            )
+            == 1
+        )

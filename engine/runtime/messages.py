@@ -55,9 +55,14 @@ class MessageMixin:
         now = self.clock.now()  # type: ignore[attr-defined]
         sender = session.get(ProcessInstance, job.sender_id)
         assert sender is not None  # the foreign key keeps it
-        event = load_event(job.event_json)
-        raised = {"raised_by": {"process_key": sender.process_key, "instance_id": sender.id}}
         job.attempts, job.updated_at = job.attempts + 1, now
+        try:
+            event = load_event(job.event_json)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:  # no retry can read it
+            job.attempts = max(job.attempts, message_jobs.RETRIES + 1)
+            unreadable = MessageUndelivered(f"message {job.name!r} cannot be read back: {exc}")
+            return self._undelivered(session, job, unreadable, now)
+        raised = {"raised_by": {"process_key": sender.process_key, "instance_id": sender.id}}
         token = message_jobs.DEPTH.set(job.depth - 1)  # _route counts this delivery itself
         try:
             with session.begin_nested():
