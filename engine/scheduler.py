@@ -49,12 +49,9 @@ def fire_due_timers(factory: sessionmaker[Session], engine: ProcessEngine, limit
 
 def tick(rt: Runtime) -> int:
     """Fire every timer that is due now (in batches), and return how many fired."""
-    total = 0
-    while True:
-        fired = fire_due_timers(rt.sessions, rt.engine, rt.settings.timer_batch)
-        total += fired
-        if fired < rt.settings.timer_batch:
-            return total
+    batch = rt.settings.timer_batch
+    fired = in_batches(lambda limit: {"fired": fire_due_timers(rt.sessions, rt.engine, limit)}, batch)
+    return fired["fired"]
 
 
 @dataclass(frozen=True)
@@ -117,15 +114,16 @@ def export_jobs(rt: Runtime) -> int:
     return jobs.run_pending(rt.sessions, rt.engine.clock.now)
 
 
-def _in_batches(run: Callable[[int], dict[str, int]], batch: int = 100) -> dict[str, int]:
+def in_batches(run: Callable[[int], dict[str, int]], batch: int = 100) -> dict[str, int]:
     """Batch after batch until one finds fewer due rows than it may take: a burst is worked
-    off in one pass, not ``batch`` a second."""
+    off in one pass, not ``batch`` a second. A batch with a row that raised ends the pass, as
+    the next batch would claim that row again."""
     total: dict[str, int] = {}
     while True:
         done = run(batch)
         for outcome, count in done.items():
             total[outcome] = total.get(outcome, 0) + count
-        if sum(done.values()) < batch:
+        if sum(done.values()) < batch or done.get("error"):
             return total
 
 
@@ -133,12 +131,12 @@ def service_tasks(rt: Runtime) -> dict[str, int]:
     """Run the asynchronous service tasks that are due (first calls and retries)."""
     from . import service_jobs
 
-    return _in_batches(lambda limit: service_jobs.run_due(rt.sessions, rt.engine, limit))
+    return in_batches(lambda limit: service_jobs.run_due(rt.sessions, rt.engine, limit))
 
 
 def messages(rt: Runtime) -> dict[str, int]:
     """Deliver the BPMN messages cases threw to each other (first tries and retries)."""
-    return _in_batches(lambda limit: message_jobs.run_due(rt.sessions, rt.engine, limit))
+    return in_batches(lambda limit: message_jobs.run_due(rt.sessions, rt.engine, limit))
 
 
 def _to_workers(job: str) -> Callable[[Runtime], object]:

@@ -273,3 +273,17 @@ def test_a_message_that_cannot_be_read_back_is_an_incident_and_does_not_hold_the
             )
             == 1
         )
+
+
+def test_a_pass_in_batches_ends_at_a_batch_with_a_row_that_raised():
+    """The next batch would claim that row again: a row that always raises must not loop a pass."""
+    from engine.scheduler import in_batches
+
+    batches = []
+
+    def run(limit: int) -> dict[str, int]:
+        batches.append(limit)
+        return {"done": 100, "error": 1} if len(batches) == 1 else {"done": limit}
+
+    assert in_batches(run, 101) == {"done": 100, "error": 1} and batches == [101]
+    assert in_batches(lambda limit: {"done": limit // 2}, 10) == {"done": 5}

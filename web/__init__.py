@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, PendingRollbackError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -50,11 +50,9 @@ def _locale() -> str:
     chosen = session.get("lang")
     if chosen in core.LANGUAGES:
         return chosen
-    try:
-        preferred = current_user.language if current_user and current_user.is_authenticated else None
-    except SQLAlchemyError:  # the database went away under this request; its error page still speaks
-        preferred = None
-    return preferred if preferred in core.LANGUAGES else "id"
+    if current_user and current_user.is_authenticated and current_user.language in core.LANGUAGES:
+        return current_user.language
+    return "id"
 
 
 def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:

@@ -54,7 +54,7 @@ def describe(status: CaseStatus, process_key: str) -> StatusView:
                     "%(what)s: call %(num)s failed (%(why)s); a worker tries again at %(time)s",
                     what=label,
                     num=w.attempts,
-                    why=w.error or "?",
+                    why=(w.error or "?")[:200],
                     time=local_time(w.due),
                 )
             )

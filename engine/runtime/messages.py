@@ -186,8 +186,10 @@ def _arrived(
 
 def _spec_of(workflow: Any, element_id: str | None) -> Any:
     """The task spec of a BPMN element of the case (its diagram marks the incident there)."""
+    if element_id is None:
+        return None
     for spec in (workflow.spec, *workflow.subprocess_specs.values()):
         for task_spec in spec.task_specs.values():
-            if element_id is not None and getattr(task_spec, "bpmn_id", None) == element_id:
+            if getattr(task_spec, "bpmn_id", None) == element_id:
                 return task_spec
     return None
