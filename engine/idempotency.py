@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, delete
+from sqlalchemy import JSON, ForeignKey, Integer, Row, String, bindparam, delete, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .models import Base, UTCDateTime
@@ -33,17 +33,34 @@ def valid(key: str) -> bool:
     return 0 < len(key) <= MAX_KEY and key.isascii() and key.isprintable()
 
 
-def find(session: Session, user_id: int, key: str) -> IdempotencyKey | None:
-    return session.get(IdempotencyKey, {"user_id": user_id, "key": key})
+_KEYS = IdempotencyKey.__table__
+# Built once and run on the session's connection: every keyed start and completion runs both,
+# and the ORM's load and flush of one small row cost more than the database takes for it.
+_FIND = select(_KEYS.c.request, _KEYS.c.status, _KEYS.c.body).where(
+    _KEYS.c.user_id == bindparam("user_id"), _KEYS.c.key == bindparam("key")
+)
+_REMEMBER = insert(_KEYS)
+
+
+def find(session: Session, user_id: int, key: str) -> Row[Any] | None:
+    """The answer stored for this user's key (``request``, ``status``, ``body``), if any."""
+    return session.connection().execute(_FIND, {"user_id": user_id, "key": key}).first()
 
 
 def remember(
     session: Session, user_id: int, key: str, request: str, status: int, body: dict[str, Any], now: datetime
 ) -> None:
-    session.add(
-        IdempotencyKey(
-            user_id=user_id, key=key, request=request[:300], status=status, body=body, created_at=now
-        )
+    """Store the answer in the step's transaction; an IntegrityError: a parallel retry stored it."""
+    session.connection().execute(
+        _REMEMBER,
+        {
+            "user_id": user_id,
+            "key": key,
+            "request": request[:300],
+            "status": status,
+            "body": body,
+            "created_at": now,
+        },
     )
 
 

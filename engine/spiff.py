@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
+import orjson
 from lxml import etree
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.parser.util import full_tag
@@ -191,9 +192,33 @@ def dump_state(workflow: BpmnWorkflow) -> str:
         past = getattr(workflow, HISTORY, None)
         if past:  # what compaction dropped from the tree (see ``prune``)
             dct[HISTORY] = past
-        return json.dumps(dct, separators=(",", ":"), cls=STATE_SERIALIZER._encoder_cls)
+        return _encode(dct)
     finally:
         registry._encoder_mode = False
+
+
+# orjson writes the state in a tenth of the time the json module takes. It hands dates,
+# dataclasses and subclasses of built-in types to SpiffWorkflow's encoder (``default``), as
+# the json module does; whatever else it cannot write exactly so (keys that are not strings,
+# integers beyond 64 bits) goes to the json module, which writes it as before.
+_STATE_ENCODER = STATE_SERIALIZER._encoder_cls(separators=(",", ":"))
+_ORJSON_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def _encode(dct: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(dct, default=_STATE_ENCODER.default, option=_ORJSON_OPTIONS).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return _STATE_ENCODER.encode(dct)
+
+
+def _decode(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # NaN, or an integer beyond 64 bits, that the json module wrote
+        return json.loads(text)
 
 
 def load_state(
@@ -203,7 +228,7 @@ def load_state(
     subprocess_specs: dict[str, BpmnProcessSpec],
 ) -> BpmnWorkflow:
     """Restore an instance from state JSON and the version's cached spec objects."""
-    dct = json.loads(text)
+    dct = _decode(text)
     past = dct.pop(HISTORY, None)
     if serializer_version != SERIALIZER_VERSION:
         dct[STATE_SERIALIZER.VERSION_KEY] = serializer_version

@@ -40,8 +40,8 @@ def once(run: Callable[[], tuple[dict[str, Any], int]]) -> Any:
             if found is None:
                 raise
             return _replay(found, asked)
-        idempotency.remember(db(), user_id, key, asked, status, payload, now())
         try:
+            idempotency.remember(db(), user_id, key, asked, status, payload, now())
             db().commit()
             return jsonify(payload), status
         except IntegrityError:  # the same key committed a moment ago by a parallel retry
