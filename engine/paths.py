@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from SpiffWorkflow import TaskState
-from SpiffWorkflow.bpmn.specs.defaults import ParallelGateway
-from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 
+from . import prune
 from .deploy import NS
 from .spiff import bpmn_roots
 
@@ -28,52 +27,24 @@ def diagram_flows(files: dict[str, str], process_id: str) -> dict[tuple[str, str
     return {}
 
 
-def _bpmn_ancestor(task: Any) -> Any:
-    parent = task.parent
-    while parent is not None and not getattr(parent.task_spec, "bpmn_id", None):
-        parent = parent.parent
-    return parent
-
-
 def flows_taken(workflow: Any, flows: dict[tuple[str, str], str]) -> set[str]:
-    """The flows this workflow took: a completed element followed by the next one it ran."""
-    taken: set[str] = set()
-    for task in workflow.get_tasks(state=TaskState.COMPLETED | TaskState.CANCELLED):
-        target = getattr(task.task_spec, "bpmn_id", None)
-        if not target:
-            continue
-        # A parallel join leaves one task per arriving branch; all but the last end CANCELLED.
-        if task.state == TaskState.CANCELLED and not isinstance(task.task_spec, ParallelGateway):
-            continue
-        source = _bpmn_ancestor(task)
-        if source is None or source.state != TaskState.COMPLETED:
-            continue
-        if isinstance(task.task_spec, CatchingEvent) and getattr(task.task_spec, "attached_to", None):
-            continue  # a boundary event has no incoming flow
-        flow = flows.get((source.task_spec.bpmn_id, target))
-        if flow:
-            taken.add(flow)
-    # What compaction dropped from a long case's tree it kept as (source, target) pairs.
-    for source, target in (getattr(workflow, "mutu_history", None) or {}).get("edges", []):
-        flow = flows.get((source, target))
-        if flow:
-            taken.add(flow)
-    # The flows into what waits now (a task or timer reached but not finished) are taken too.
-    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
-        target = getattr(task.task_spec, "bpmn_id", None)
-        source = _bpmn_ancestor(task)
-        if target and source is not None and source.state == TaskState.COMPLETED:
-            flow = flows.get((source.task_spec.bpmn_id, target))
-            if flow:
-                taken.add(flow)
-    return taken
+    """The flows this workflow took: into what it ran and what waits now, from what ran before."""
+    pairs = {prune.edge(task) for task in workflow.get_tasks()}
+    # What compaction dropped from the tree it kept as (source, target) pairs.
+    pairs |= {tuple(e) for e in prune.history(workflow)["edges"]}
+    return {flows[pair] for pair in pairs if pair in flows}
 
 
 def ended_at(workflow: Any) -> list[str]:
-    """The end events the workflow's top process reached."""
+    """The end events the workflow's top process reached, those compaction took from the tree too."""
     out = []
     for task in workflow.get_tasks(state=TaskState.COMPLETED):
         spec = task.task_spec
         if type(spec).__name__ == "EndEvent" and task.workflow is workflow:
             out.append(spec.bpmn_id)
+    done = set((getattr(workflow, "mutu_history", None) or {}).get("done", []))
+    if done:  # a branch that ended while another went on, compacted away since
+        for spec in workflow.spec.task_specs.values():
+            if type(spec).__name__ == "EndEvent" and getattr(spec, "bpmn_id", None) in done:
+                out.append(spec.bpmn_id)
     return sorted(set(out))

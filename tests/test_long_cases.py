@@ -54,3 +54,28 @@ def test_a_case_reopened_many_times_keeps_a_small_state_and_its_whole_marking(sc
     flows = paths.diagram_flows(library_files(), "nonconformity")
     triage_flows = {f for (src, _tgt), f in flows.items() if src == "nc_triage"}
     assert triage_flows & set(result.flows)
+
+
+def test_compaction_waits_while_the_task_that_ran_last_is_not_live_work() -> None:
+    """The last task carries the case data and says the case has begun: it is never dropped."""
+    from SpiffWorkflow import TaskState
+    from SpiffWorkflow.bpmn import BpmnWorkflow
+
+    from engine.spiff import new_parser
+    from tests.conftest import DATA
+
+    parser = new_parser()
+    parser.add_bpmn_file(str(DATA / "constructs" / "loop_long.bpmn"))
+    workflow = BpmnWorkflow(parser.get_spec("loop_long"))
+    workflow.do_engine_steps()
+    for _ in range(6):
+        next(t for t in workflow.get_tasks(state=TaskState.READY) if t.task_spec.bpmn_id == "rework").run()
+        workflow.do_engine_steps()
+    last = workflow.last_task
+    early = next(t for t in workflow.get_tasks() if getattr(t.task_spec, "bpmn_id", None) == "init")
+    workflow.last_task = early
+    assert prune.prune(workflow, keep=2) == 0 and early.id in workflow.tasks
+    workflow.last_task = last
+    assert prune.prune(workflow, keep=2) > 0
+    assert early.id not in workflow.tasks and workflow.last_task is last and last.id in workflow.tasks
+    assert "init" in prune.history(workflow)["done"]
