@@ -82,9 +82,11 @@ def prune(workflow: Any, keep: int | None = None) -> int:
     unfinished = [t for t in workflow.tasks.values() if not t.has_state(finished)]
     if not unfinished:
         return 0  # an ended case keeps its whole history
+    # Predicted tasks below an unfinished one share its path: only the topmost ones count.
     # The task that ran last stays too: it carries the case data and says the case has begun.
+    tops = [t for t in unfinished if t.parent is None or t.parent.has_state(finished)]
     last = [workflow.last_task] if workflow.last_task is not None else []
-    paths = [_path(t) for t in unfinished + last]
+    paths = [_path(t) for t in tops + last]
     common = 0
     while all(len(p) > common and p[common] is paths[0][common] for p in paths):
         common += 1
