@@ -28,7 +28,7 @@ sys.path[0] = str(ROOT)
 
 from sqlalchemy import select  # noqa: E402
 
-from engine import bundle, prune  # noqa: E402
+from engine import bundle, prune, signatures  # noqa: E402
 from engine.db import make_engine  # noqa: E402
 from engine.migrate import upgrade  # noqa: E402
 from engine.models import HumanTask, ProcessInstance  # noqa: E402
@@ -65,6 +65,7 @@ def run(loops: int, keep: int, workdir: Path) -> dict:
         from engine.sandbox import person
 
         qc = person(session, "quality_control", "Bandung")
+        person(session, "team_leader", "Bandung", username="teamlead")  # the plan's action owner
         inst = engine.start(session, "nonconformity", qc, dict(REPORT)).instance
 
         def do(bpmn_id: str, data: dict) -> float:
@@ -75,7 +76,8 @@ def run(loops: int, keep: int, workdir: Path) -> dict:
             ).scalar_one()
             actor = worker_for(session, row)
             start = time.perf_counter()
-            result = engine.complete(session, row.id, actor, data)
+            signed = signatures.witnessed(actor, clock.now(), "sandbox")  # as a scenario signs
+            result = engine.complete(session, row.id, actor, data, signature=signed)
             session.commit()
             assert result.incident is None, result.incident.message
             return time.perf_counter() - start

@@ -1,7 +1,8 @@
 """What a case waits for, read from the engine's own rows, never from a process variable.
 
-Open tasks (with who holds them and their due dates), then waiting timers, messages and the
-asynchronous service tasks a worker is to call (with their attempts and next try); for
+Open tasks (with who holds them and their due dates), then waiting timers, messages, the
+asynchronous service tasks a worker is to call (with their attempts and next try) and the
+messages the case sent that a worker has still to deliver (likewise); for
 an ended case, the end event it reached (kept in its ``instance_completed`` event). One query
 per kind for a whole page of cases, so lists show it as cheaply as the case page.
 """
@@ -17,11 +18,14 @@ from sqlalchemy.orm import Session
 
 from .models import AuditEvent, HumanTask, ProcessInstance, ServiceJob, Timer, User
 from .models_messages import MessageWait
+from .models_steps import MessageJob
 
 
 @dataclass
 class Waiting:
-    kind: str  # task, timer, message, service (an asynchronous service task a worker calls)
+    # task, timer, message, service (an asynchronous service task a worker calls), sending (a
+    # message this case threw, that a worker is to deliver)
+    kind: str
     bpmn_id: str
     name: str
     due: datetime | None = None
@@ -29,8 +33,9 @@ class Waiting:
     holder: str | None = None  # online name or username of whoever claimed the task
     role: str | None = None
     timer_id: int | None = None
-    attempts: int = 0  # a service task's calls so far; ``due`` is its next one
+    attempts: int = 0  # a service task's calls (a message's deliveries) so far; ``due``: the next
     error: str | None = None  # why its last call failed
+    message: str | None = None  # the name of the message being sent
 
 
 @dataclass
@@ -53,6 +58,7 @@ class CaseStatus:
                     "holder": w.holder,
                     "role": w.role,
                     **({"attempts": w.attempts, "error": w.error} if w.kind == "service" else {}),
+                    **({"attempts": w.attempts, "message": w.message} if w.kind == "sending" else {}),
                 }
                 for w in self.waiting
             ],
@@ -138,6 +144,25 @@ def statuses(session: Session, engine: Any, instances: list[ProcessInstance]) ->
                     error=job.last_error,
                 )
             )
+    # A sender that has ended may still have a message on its way (a message end event).
+    sending = session.execute(
+        select(MessageJob)
+        .where(MessageJob.sender_id.in_(list(by_id)), MessageJob.status == "waiting")
+        .order_by(MessageJob.due_at, MessageJob.id)
+    ).scalars()
+    for job in sending:
+        names = element_names(engine, by_id[job.sender_id].process_version)
+        element = job.element_id or ""
+        out[job.sender_id].waiting.append(
+            Waiting(
+                "sending",
+                element,
+                names.get(element, element or job.name),
+                job.due_at,
+                attempts=job.attempts,
+                message=job.name,
+            )
+        )
     done = [i.id for i in instances if i.status in ("completed", "cancelled")]
     if done:
         events = session.execute(

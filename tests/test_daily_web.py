@@ -254,3 +254,31 @@ def test_the_case_page_says_a_worker_is_to_call_its_service_and_when_it_tries_ag
     qmr.post("/language", {"lang": "en", "next": f"/cases/{instance_id}"})
     page = qmr.get(f"/cases/{instance_id}").get_data(as_text=True)
     assert "Ask the supplier portal: call 1 failed (" in page and "a worker tries again at" in page
+
+
+def test_the_senders_page_says_its_message_is_on_its_way_and_when_it_is_tried_again(web):  # type: ignore[no-untyped-def]
+    from engine import message_jobs
+    from engine.deploy import SourceFile
+    from engine.identity import get_user
+    from tests.conftest import DATA
+    from tests.test_api import api_for
+
+    bpmn = (DATA / "constructs" / "message_sender.bpmn").read_bytes()
+    with web.session() as s:
+        web.runtime.engine.deploy(s, [SourceFile("message_sender.bpmn", bpmn)])
+        sender = web.runtime.engine.start(s, "complaint_desk", get_user(s, "admin")).instance
+        assert sender.status == "completed"  # it ended as it sent; the message is on its way
+        sender_id = sender.id
+    admin = web.client("admin")
+    page = admin.get(f"/cases/{sender_id}").get_data(as_text=True)
+    assert "Send: pesan complaint_received sedang dikirim" in page
+    api = api_for(web, "admin").call("GET", f"/cases/{sender_id}").get_json()
+    [sending] = [w for w in api["waits_for"]["waiting"] if w["kind"] == "sending"]
+    assert (sending["bpmn_id"], sending["message"], sending["attempts"]) == ("send", "complaint_received", 0)
+    assert message_jobs.run_due(web.runtime.sessions, web.runtime.engine) == {"retry": 1}  # nobody receives
+    page = admin.get(f"/cases/{sender_id}").get_data(as_text=True)
+    assert "belum ada kasus yang menerima pesan complaint_received" in page and "(percobaan ke-2)" in page
+    admin.post("/language", {"lang": "en", "next": f"/cases/{sender_id}"})
+    page = admin.get(f"/cases/{sender_id}").get_data(as_text=True)
+    assert "Send: no case has received the message complaint_received yet" in page
+    assert "(attempt 2)" in page

@@ -182,8 +182,9 @@ def document() -> dict[str, Any]:
                             "type": "object",
                             "description": "what the engine says the case waits for: open tasks with holder "
                             "and due date, timers with their date, messages, asynchronous service calls "
-                            "(kind service: due is the next try, with attempts and the last error); or the "
-                            "end events it reached",
+                            "(kind service: due is the next try, with attempts and the last error), "
+                            "messages it sent that a worker is still delivering (kind sending: the "
+                            "message's name, attempts, due the next try); or the end events it reached",
                             "properties": {
                                 "state": {"type": "string"},
                                 "waiting": {"type": "array", "items": OBJ},

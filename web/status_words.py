@@ -31,7 +31,7 @@ def state_word(state: str) -> str:
 
 
 def describe(status: CaseStatus, process_key: str) -> StatusView:
-    lines: list[str] = []
+    said: list[str] = []  # one line for each thing it waits for
     for w in status.waiting:
         label = task_label(process_key, w.bpmn_id, w.name)
         if w.kind == "task":
@@ -45,11 +45,11 @@ def describe(status: CaseStatus, process_key: str) -> StatusView:
             text = f"{label} — {who}" if who else label
             if w.due:
                 text += " · " + _("due %(date)s", date=local_date(w.due))
-            lines.append(text)
+            said.append(text)
         elif w.kind == "timer":
-            lines.append(_("waiting for %(what)s until %(date)s", what=label, date=local_date(w.due)))
+            said.append(_("waiting for %(what)s until %(date)s", what=label, date=local_date(w.due)))
         elif w.kind == "service" and w.attempts:
-            lines.append(
+            said.append(
                 _(
                     "%(what)s: call %(num)s failed (%(why)s); a worker tries again at %(time)s",
                     what=label,
@@ -59,12 +59,28 @@ def describe(status: CaseStatus, process_key: str) -> StatusView:
                 )
             )
         elif w.kind == "service":
-            lines.append(_("%(what)s: waiting for a worker to call it", what=label))
+            said.append(_("%(what)s: waiting for a worker to call it", what=label))
+        elif w.kind == "sending" and w.attempts:
+            said.append(
+                _(
+                    "%(what)s: no case has received the message %(name)s yet; a worker tries "
+                    "again at %(time)s (attempt %(num)s)",
+                    what=label,
+                    name=w.message,
+                    num=w.attempts + 1,
+                    time=local_time(w.due),
+                )
+            )
+        elif w.kind == "sending":
+            said.append(_("%(what)s: the message %(name)s is being delivered", what=label, name=w.message))
         else:
-            lines.append(_("waiting for the message %(what)s", what=label))
+            said.append(_("waiting for the message %(what)s", what=label))
+    lines = list(said)
     if status.state == "completed":
         ends = [task_label(process_key, b, n) for b, n in status.ended]
         lines = [_("ended: %(how)s", how=", ".join(ends))] if ends else [_("ended")]
+        # What it sent as it ended may still be on its way.
+        lines += [line for w, line in zip(status.waiting, said, strict=True) if w.kind == "sending"]
         return StatusView(
             _("ended: %(how)s", how=", ".join(ends)) if ends else _("ended"), "completed", lines
         )
@@ -86,6 +102,8 @@ def describe(status: CaseStatus, process_key: str) -> StatusView:
             if first.kind == "timer"
             else _("%(what)s: waiting for a worker to call it", what=label)
             if first.kind == "service"
+            else _("%(what)s: the message %(name)s is being delivered", what=label, name=first.message)
+            if first.kind == "sending"
             else _("waiting for the message %(what)s", what=label)
         )
     else:

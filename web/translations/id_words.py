@@ -59,6 +59,12 @@ WORDS = {
         "%(what)s: panggilan ke-%(num)s gagal (%(why)s); dicoba lagi pada %(time)s"
     ),
     "%(what)s: waiting for a worker to call it": "%(what)s: menunggu dipanggil oleh proses latar",
+    "%(what)s: the message %(name)s is being delivered": "%(what)s: pesan %(name)s sedang dikirim",
+    "%(what)s: no case has received the message %(name)s yet; a worker tries again at %(time)s "
+    "(attempt %(num)s)": (
+        "%(what)s: belum ada kasus yang menerima pesan %(name)s; dicoba lagi pada %(time)s "
+        "(percobaan ke-%(num)s)"
+    ),
     "A comment needs between 1 and 4000 characters.": "Komentar harus berisi 1 sampai 4000 karakter.",
     "Comment added.": "Komentar ditambahkan.",
     "%(n)s file(s) added.": "%(n)s berkas ditambahkan.",
