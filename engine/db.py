@@ -35,10 +35,31 @@ def make_engine(url: str, echo: bool = False) -> Engine:
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
         _tune_sqlite(engine)
         return engine
+    _cache_step_statements()
     # Optimistic disconnect handling: no ping before every checkout (a round trip per request);
     # connections are recycled hourly, and a connection found dead invalidates the whole pool,
     # so a database restart costs one failed request, not one per pooled connection.
     return create_engine(url, echo=echo, pool_recycle=3600, pool_size=10, max_overflow=20)
+
+
+def _cache_step_statements() -> None:
+    """Let psycopg cache its conversion of a step's combined statement too.
+
+    psycopg rewrites each statement's ``%(name)s`` placeholders to ``$n`` with a regular
+    expression and caches the result (an LRU of 128) only for statements of at most 50
+    parameters and 4 KB, to spare its cache the ever-different statements of bulk inserts.
+    A step's writes ride in one statement of 50 to 150 parameters (``engine.batch``), one of
+    a few dozen shapes, whose conversion took 0.1 ms of every completion. psycopg reads the limit
+    at each call; where a release has no such limit, nothing changes.
+    """
+    try:
+        from psycopg import _queries
+    except ImportError:  # no psycopg: nothing to tune
+        return
+    if getattr(_queries, "MAX_CACHED_STATEMENT_PARAMS", 0) < 500:
+        _queries.MAX_CACHED_STATEMENT_PARAMS = 500
+    if getattr(_queries, "MAX_CACHED_STATEMENT_LENGTH", 0) < 16384:
+        _queries.MAX_CACHED_STATEMENT_LENGTH = 16384
 
 
 def _tune_sqlite(engine: Engine) -> None:
