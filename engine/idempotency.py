@@ -7,9 +7,9 @@ transaction committed is answered again from here, and one that rolled back left
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, ForeignKey, Integer, Row, String, bindparam, delete, insert, select
+from sqlalchemy import JSON, ForeignKey, Integer, String, bindparam, delete, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .models import Base, UTCDateTime
@@ -42,9 +42,18 @@ _FIND = select(_KEYS.c.request, _KEYS.c.status, _KEYS.c.body).where(
 _REMEMBER = insert(_KEYS)
 
 
-def find(session: Session, user_id: int, key: str) -> Row[Any] | None:
-    """The answer stored for this user's key (``request``, ``status``, ``body``), if any."""
-    return session.connection().execute(_FIND, {"user_id": user_id, "key": key}).first()
+class Answer(NamedTuple):
+    """What a keyed request answered: its method and path, status and body."""
+
+    request: str
+    status: int
+    body: dict[str, Any]
+
+
+def find(session: Session, user_id: int, key: str) -> Answer | None:
+    """The answer stored for this user's key, if any."""
+    row = session.connection().execute(_FIND, {"user_id": user_id, "key": key}).first()
+    return None if row is None else Answer(row.request, row.status, row.body)
 
 
 def remember(

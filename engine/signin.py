@@ -11,12 +11,13 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, case, delete, exists, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from . import audit, metrics
 from .errors import MutuError
+from .idempotency import Answer, IdempotencyKey
 from .identity import check_password
 from .models import User, UTCDateTime
 from .models_signin import ApiToken, ConfidentialityAcceptance, LoginFailure, LoginThrottle, WebSession
@@ -250,18 +251,27 @@ _TOKEN_USER = (
 )
 
 
+# With an Idempotency-Key the same query brings the answer stored under it, so a keyed start
+# or completion asks the database nothing more before its step (on PostgreSQL, a round trip).
+_KEYS = IdempotencyKey.__table__
+_TOKEN_USER_ANSWER = _TOKEN_USER.add_columns(_KEYS.c.request, _KEYS.c.status, _KEYS.c.body).outerjoin(
+    _KEYS, and_(_KEYS.c.user_id == User.id, _KEYS.c.key == bindparam("key"))
+)
+
+
 def user_for_token(
-    session: Session, token: str, now: datetime, statement_version: str = ""
-) -> tuple[User | None, bool]:
-    """The token's user and whether they accepted ``statement_version``, in one query."""
-    row = (
-        session.execute(
-            _TOKEN_USER, {"token_hash": _token_hash(token), "now": now, "version": statement_version}
-        )
-        .unique()
-        .first()
-    )
-    return (None, False) if row is None else (row[0], bool(row[1]))
+    session: Session, token: str, now: datetime, statement_version: str = "", key: str | None = None
+) -> tuple[User | None, bool, Answer | None]:
+    """The token's user, whether they accepted ``statement_version``, and the answer stored
+    under their idempotency ``key`` (None: none stored, or no key asked), in one query."""
+    params: dict[str, object] = {"token_hash": _token_hash(token), "now": now, "version": statement_version}
+    if key is not None:
+        params["key"] = key
+    row = session.execute(_TOKEN_USER if key is None else _TOKEN_USER_ANSWER, params).unique().first()
+    if row is None:
+        return None, False, None
+    answer = Answer(row[2], row[3], row[4]) if key is not None and row[2] is not None else None
+    return row[0], bool(row[1]), answer
 
 
 def revoke_token(session: Session, token: str) -> None:

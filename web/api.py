@@ -20,7 +20,7 @@ from engine.signin import BadCredentials, LoginThrottled
 from . import signing
 from .cases import _process_keys
 from .core import MAX_PAGE, db, engine, now, runtime, task_label, use_case_glue
-from .idempotent import once
+from .idempotent import asked_key, fetched, once
 from .values import masked_fields
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -74,7 +74,12 @@ def authenticate():  # type: ignore[no-untyped-def]
     if request.endpoint in OPEN:
         return None
     token = _bearer()
-    user, accepted = signin.user_for_token(db(), token, now(), STATEMENT_VERSION) if token else (None, False)
+    key = asked_key()
+    user, accepted, answer = (
+        signin.user_for_token(db(), token, now(), STATEMENT_VERSION, key) if token else (None, False, None)
+    )
+    if key is not None and user is not None:
+        fetched(key, answer)
     if token is None and current_user.is_authenticated:
         # The app's own pages (the process editor) call the API with their signed-in session;
         # a cookie can be sent by another site, so a write also needs the page's CSRF token.

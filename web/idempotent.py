@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import jsonify, request
+from flask import g, jsonify, request
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
@@ -13,6 +13,17 @@ from engine import idempotency
 from engine.errors import Conflict
 
 from .core import db, now
+
+
+def asked_key() -> str | None:
+    """A POST's well-formed Idempotency-Key, for the token's query to bring its answer along."""
+    key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
+    return key if key is not None and idempotency.valid(key) else None  # a bad one: 400 in ``once``
+
+
+def fetched(key: str, answer: idempotency.Answer | None) -> None:
+    """Keep the answer the token's query found under ``key``, for ``once`` to use."""
+    g.idempotent_answer = (key, answer)
 
 
 def once(run: Callable[[], tuple[dict[str, Any], int]]) -> Any:
@@ -30,7 +41,8 @@ def once(run: Callable[[], tuple[dict[str, Any], int]]) -> Any:
         raise _error(400, "bad_request", "Idempotency-Key must be 1 to 200 printable ASCII characters")
     asked = f"{request.method} {request.path}"
     user_id = current_user.id
-    found = idempotency.find(db(), user_id, key)
+    early = g.pop("idempotent_answer", None)  # read with the bearer token, in its query
+    found = early[1] if early is not None and early[0] == key else idempotency.find(db(), user_id, key)
     if found is None:
         try:
             payload, status = run()
