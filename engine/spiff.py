@@ -200,7 +200,8 @@ def dump_state(workflow: BpmnWorkflow) -> str:
 # orjson writes the state in a tenth of the time the json module takes. It hands dates,
 # dataclasses and subclasses of built-in types to SpiffWorkflow's encoder (``default``), as
 # the json module does; whatever else it cannot write exactly so (keys that are not strings,
-# integers beyond 64 bits) goes to the json module, which writes it as before.
+# integers beyond 64 bits) goes to the json module, which writes it as before. A NaN in case
+# data is written as null (JSON has no NaN); one the json module wrote earlier reads back.
 _STATE_ENCODER = STATE_SERIALIZER._encoder_cls(separators=(",", ":"))
 _ORJSON_OPTIONS = (
     orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
