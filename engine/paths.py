@@ -42,7 +42,7 @@ def ended_at(workflow: Any) -> list[str]:
         spec = task.task_spec
         if type(spec).__name__ == "EndEvent" and task.workflow is workflow:
             out.append(spec.bpmn_id)
-    done = set((getattr(workflow, "mutu_history", None) or {}).get("done", []))
+    done = set(prune.history(workflow)["done"])
     if done:  # a branch that ended while another went on, compacted away since
         for spec in workflow.spec.task_specs.values():
             if type(spec).__name__ == "EndEvent" and getattr(spec, "bpmn_id", None) in done:

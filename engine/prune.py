@@ -105,10 +105,8 @@ def prune(workflow: Any, keep: int | None = None) -> int:
         if bpmn_id and task.state == TaskState.COMPLETED:
             done.add(bpmn_id)
     # The flows the dropped tasks took, and those from them into the work that stays.
-    kept = _subtree(anchor)
-    for task in dropped + [
-        t for t in kept if _bpmn_ancestor(t) is not None and _bpmn_ancestor(t).id not in keep_ids
-    ]:
+    came_in = [t for t in kept if getattr(_bpmn_ancestor(t), "id", None) not in keep_ids]
+    for task in dropped + came_in:
         taken = edge(task)
         if taken is not None:
             edges.add(taken)

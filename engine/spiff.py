@@ -211,7 +211,7 @@ _ORJSON_OPTIONS = (
 def _encode(dct: dict[str, Any]) -> str:
     try:
         return orjson.dumps(dct, default=_STATE_ENCODER.default, option=_ORJSON_OPTIONS).decode()
-    except (orjson.JSONEncodeError, TypeError):
+    except TypeError:  # orjson's JSONEncodeError is one too
         return _STATE_ENCODER.encode(dct)
 
 

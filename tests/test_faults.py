@@ -115,6 +115,47 @@ def test_a_retried_start_or_completion_with_its_key_gets_the_first_answer(web): 
     assert bad.status_code == 400
 
 
+def test_a_key_a_parallel_retry_stored_during_the_step_is_answered_with_that_answer(web):  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, insert, select
+
+    from engine.idempotency import IdempotencyKey
+    from engine.models import ProcessInstance, User
+    from tests.test_api import REPORT, api_for
+
+    if web.runtime.db.dialect.name != "postgresql":
+        pytest.skip("SQLite lets one writer in at a time: no retry can store its key during a step")
+    qc = api_for(web, "qc")
+    first = {"instance_id": 999, "new_tasks": []}  # what the parallel retry answered
+
+    def parallel_retry(event, _info):  # type: ignore[no-untyped-def]
+        if event != "written":
+            return
+        web.runtime.engine.hook = None
+        with web.runtime.db.begin() as other:  # its own transaction, committed before ours
+            user_id = other.execute(select(User.id).where(User.username == "qc")).scalar_one()
+            other.execute(
+                insert(IdempotencyKey.__table__).values(
+                    user_id=user_id,
+                    key="start-race",
+                    request="POST /api/v1/processes/nonconformity/start",
+                    status=201,
+                    body=first,
+                    created_at=web.runtime.engine.clock.now(),
+                )
+            )
+
+    web.runtime.engine.hook = parallel_retry
+    answer = qc.c.post(
+        "/api/v1/processes/nonconformity/start",
+        json={"data": REPORT},
+        headers={"Authorization": f"Bearer {qc.token}", "Idempotency-Key": "start-race"},
+    )
+    assert answer.status_code == 201 and answer.get_json() == first
+    assert answer.headers["Idempotent-Replayed"] == "true"
+    with web.session() as s:  # this request's own start was rolled back with its key
+        assert s.execute(select(func.count()).select_from(ProcessInstance)).scalar_one() == 0
+
+
 def test_metrics_count_steps_and_read_incidents_and_the_outbox(web):  # type: ignore[no-untyped-def]
     from tests.test_api import REPORT, api_for
 

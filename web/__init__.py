@@ -108,6 +108,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         auth,
         case_links,
         cases,
+        cases_api,
         editor_api,
         editor_forms,
         messages_api,
