@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import batch
+from . import batch, fastsql
 from .models import AuditEvent, ProcessInstance, User
 
 GENESIS = "0" * 64
@@ -22,7 +22,7 @@ def chain_for(instance_id: int | None) -> str:
     return SYSTEM_CHAIN if instance_id is None else f"instance:{instance_id}"
 
 
-_INSERT = insert(AuditEvent.__table__)
+_INSERT = fastsql.Prepared.insert(AuditEvent.__table__)
 
 
 def _digest(values: dict[str, Any]) -> str:
@@ -98,7 +98,7 @@ def record(
     # A constant INSERT on the connection: nothing reads an event back within the step,
     # and building an ORM statement per event costs more than running it.
     if not batch.defer(session, "audit", values):
-        session.connection().execute(_INSERT, values)
+        fastsql.execute(session, _INSERT, values)
     if instance is not None:
         instance.audit_seq, instance.audit_hash = seq, values["hash"]
     return values["hash"]

@@ -17,6 +17,7 @@ from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Update
 
+from . import fastsql
 from .models import AuditEvent, CaseRecord, HumanTask
 from .models_notify import NotificationEvent
 
@@ -68,7 +69,7 @@ BUILDERS: dict[str, Callable[[int], Any]] = {
     "task_done": _task_done,
     "case_update": _case_update,
 }
-_COMBINED: dict[tuple[Any, tuple[str, ...]], Update] = {}
+_COMBINED: dict[tuple[Any, tuple[str, ...]], fastsql.Prepared] = {}
 
 
 def defer(session: Session, kind: str, params: dict[str, Any]) -> bool:
@@ -101,17 +102,17 @@ def take(session: Session) -> list[tuple[str, dict[str, Any]]]:
 
 def combined(
     main: Update, queued: list[tuple[str, dict[str, Any]]], params: dict[str, Any]
-) -> tuple[Any, dict]:
+) -> tuple[fastsql.Prepared, dict]:
     """``main`` with the queued statements as CTEs, and all their parameters in one dict.
 
-    Built once per shape (the sequence of kinds), so SQLAlchemy's statement cache holds it.
+    Built and compiled once per shape (the sequence of kinds).
     """
     shape = tuple(kind for kind, _ in queued)
     key = (id(main), shape)
     stmt = _COMBINED.get(key)
     if stmt is None:
         ctes = [BUILDERS[kind](i).cte(f"w{i}") for i, kind in enumerate(shape)]
-        stmt = _COMBINED[key] = main.add_cte(*ctes)
+        stmt = _COMBINED[key] = fastsql.Prepared(main.add_cte(*ctes))
     merged = dict(params)
     for i, (_kind, values) in enumerate(queued):
         merged.update({f"{k}_{i}": v for k, v in values.items()})

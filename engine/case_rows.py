@@ -7,10 +7,10 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
-from . import batch, report_cache
+from . import batch, fastsql, report_cache
 from .models import CaseRecord, ProcessInstance
 from .registry import CASE_COLUMNS, ProcessGlue
 
@@ -28,8 +28,8 @@ def _expire_cached(session: Session, model: type, ident: Any) -> None:
 CASE_INSERT = "_mutu_case_insert"
 _NO_INSERT = object()
 _TIMES = ("opened_at", "closed_at", "reopened")  # what the reports count, from the instance
-_CASE_INSERT = insert(CaseRecord.__table__)
-_CASE_UPDATE = (
+_CASE_INSERT = fastsql.Prepared.insert(CaseRecord.__table__)
+_CASE_UPDATE = fastsql.Prepared(
     update(CaseRecord.__table__)
     .where(CaseRecord.__table__.c.instance_id == bindparam("case_id"))
     .values({c: bindparam(c) for c in (*CASE_COLUMNS, *_TIMES, "fields", "updated_at")})
@@ -75,9 +75,9 @@ def write_case(
     if instance.__dict__.pop(CASE_INSERT, _NO_INSERT) is not _NO_INSERT:
         first = {"instance_id": instance.id, "process_key": instance.process_key, "recurring": False, **row}
         if not batch.defer(session, "case_insert", first):
-            session.connection().execute(_CASE_INSERT, first)
+            fastsql.execute(session, _CASE_INSERT, first)
         return
     # A constant table-level UPDATE: an ORM-enabled one costs more to prepare than to run.
     if not batch.defer(session, "case_update", {"case_id": instance.id, **row}):
-        session.connection().execute(_CASE_UPDATE, {"case_id": instance.id, **row})
+        fastsql.execute(session, _CASE_UPDATE, {"case_id": instance.id, **row})
     _expire_cached(session, CaseRecord, instance.id)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, bindparam, delete, insert, select
+from sqlalchemy import JSON, ForeignKey, Integer, String, bindparam, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from . import fastsql
 from .models import Base, UTCDateTime
 
 MAX_KEY = 200
@@ -39,7 +40,7 @@ _KEYS = IdempotencyKey.__table__
 _FIND = select(_KEYS.c.request, _KEYS.c.status, _KEYS.c.body).where(
     _KEYS.c.user_id == bindparam("user_id"), _KEYS.c.key == bindparam("key")
 )
-_REMEMBER = insert(_KEYS)
+_REMEMBER = fastsql.Prepared.insert(_KEYS)
 
 
 class Answer(NamedTuple):
@@ -60,7 +61,8 @@ def remember(
     session: Session, user_id: int, key: str, request: str, status: int, body: dict[str, Any], now: datetime
 ) -> None:
     """Store the answer in the step's transaction; an IntegrityError: a parallel retry stored it."""
-    session.connection().execute(
+    fastsql.execute(
+        session,
         _REMEMBER,
         {
             "user_id": user_id,

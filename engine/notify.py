@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from . import batch, policy
+from . import batch, fastsql, policy
 from .errors import ValidationFailed
 from .models import HumanTask, User
 from .models_notify import (
@@ -38,6 +38,7 @@ PREFERENCE_OF = {
     "reminder": "due",
 }
 DUE_SOON = timedelta(hours=24)
+_INSERT = fastsql.Prepared.insert(NotificationEvent.__table__)
 
 
 def record(
@@ -61,7 +62,7 @@ def record(
         "done_at": None,
     }
     if not batch.defer(session, "notify", values):
-        session.connection().execute(insert(NotificationEvent.__table__), values)
+        fastsql.execute(session, _INSERT, values)
 
 
 def on_new_tasks(

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import batch, message_waits, policy
+from . import batch, fastsql, message_waits, policy
 from .case_rows import write_case
 from .deploy import FORM_PROPERTY
 from .models import HumanTask, HumanTaskOwner, HumanTaskRole, ProcessInstance, Timer, User
@@ -158,7 +158,8 @@ class NewTask:
 # step, where building ORM statements cost more than the database spent running them.
 _TASKS = HumanTask.__table__
 _TASK_INSERT = insert(_TASKS).returning(_TASKS.c.id, sort_by_parameter_order=True)
-_TASK_DONE = (
+_ONE_TASK_INSERT = fastsql.Prepared(insert(_TASKS).returning(_TASKS.c.id))
+_TASK_DONE = fastsql.Prepared(
     update(_TASKS)
     .where(_TASKS.c.id == bindparam("task_id"))
     .values(status="completed", completed_at=bindparam("at"), completed_by_id=bindparam("by"))
@@ -182,9 +183,9 @@ _TASKS_CANCEL = _cancel_by_guid(
     _TASKS, "open", completed_at=bindparam("at", type_=_TASKS.c.completed_at.type)
 )
 _TIMERS_CANCEL = _cancel_by_guid(Timer.__table__, "waiting")
-_OWNER_INSERT = insert(HumanTaskOwner.__table__)
-_ROLE_INSERT = insert(HumanTaskRole.__table__)
-_TIMER_INSERT = insert(Timer.__table__)
+_OWNER_INSERT = fastsql.Prepared.insert(HumanTaskOwner.__table__)
+_ROLE_INSERT = fastsql.Prepared.insert(HumanTaskRole.__table__)
+_TIMER_INSERT = fastsql.Prepared.insert(Timer.__table__)
 
 
 def _expire_loaded(session: Session, model: type, instance_id: int, guids: set[str]) -> None:
@@ -231,7 +232,7 @@ def apply_snapshot(
         by = completed_by.id if completed_by else None
         done = {"task_id": completed.id, "at": now, "by": by}
         if not batch.defer(session, "task_done", done):
-            conn.execute(_TASK_DONE, done)
+            fastsql.execute(session, _TASK_DONE, done)
         # The loaded row now says what the database says, without a reload or a second UPDATE.
         for key, value in (("status", "completed"), ("completed_at", now), ("completed_by_id", by)):
             set_committed_value(completed, key, value)
@@ -277,7 +278,10 @@ def apply_snapshot(
                     "site": site,
                 }
             )
-        ids = conn.execute(_TASK_INSERT, rows).scalars().all()
+        if len(rows) == 1:  # nearly every step: the driver's cursor, not SQLAlchemy's execution
+            ids = [fastsql.returning_one(session, _ONE_TASK_INSERT, rows[0])[0]]
+        else:
+            ids = conn.execute(_TASK_INSERT, rows).scalars().all()
         owners = [
             {"human_task_id": task_id, "user_id": owner_ids[n]}
             for task_id, ready in zip(ids, fresh, strict=True)
@@ -285,14 +289,14 @@ def apply_snapshot(
             if n in owner_ids
         ]
         if owners:
-            conn.execute(_OWNER_INSERT, owners)
+            fastsql.execute_many(session, _OWNER_INSERT, owners)
         more = [
             {"human_task_id": i, "role_key": r}
             for i, extra in zip(ids, extra_roles, strict=True)
             for r in extra
         ]
         if more:
-            conn.execute(_ROLE_INSERT, more)
+            fastsql.execute_many(session, _ROLE_INSERT, more)
         created = [
             NewTask(
                 task_id,
@@ -335,7 +339,7 @@ def _write_timers(
         if guid not in before.timers
     ]
     if added:
-        session.connection().execute(_TIMER_INSERT, added)
+        fastsql.execute_many(session, _TIMER_INSERT, added)
     for guid, timer in timers_now.items():
         if guid in before.timers and before.timers[guid] != timer.fire_at:  # a cycle moved on
             session.execute(

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from .. import audit, batch, notify, paths, records, service_jobs
+from .. import audit, batch, fastsql, notify, paths, records, service_jobs
 from .. import clock as clock_mod
 from ..errors import Conflict
 from ..models import (
@@ -240,6 +240,7 @@ _INSTANCE_UPDATE = (
     )
     .values({c: bindparam(c) for c in (*_INSTANCE_COLUMNS, "lock_version")})
 )
+_INSTANCE_WRITE = fastsql.Prepared(_INSTANCE_UPDATE)
 
 
 def _write_instance(session: Session, instance: ProcessInstance) -> None:
@@ -252,11 +253,11 @@ def _write_instance(session: Session, instance: ProcessInstance) -> None:
     expected = state.attrs.lock_version.loaded_value
     values = {c: getattr(instance, c) for c in _INSTANCE_COLUMNS}
     params = {**values, "row_id": instance.id, "expected_version": expected, "lock_version": expected + 1}
-    statement: Any = _INSTANCE_UPDATE
+    statement = _INSTANCE_WRITE
     queued = batch.take(session)
     if queued:  # PostgreSQL: the step's other writes ride along as CTEs, one round trip in all
         statement, params = batch.combined(_INSTANCE_UPDATE, queued, params)
-    if session.connection().execute(statement, params).rowcount != 1:
+    if fastsql.execute(session, statement, params) != 1:
         raise StaleDataError(f"instance {instance.id} changed since it was read")
     for column, value in (*values.items(), ("lock_version", expected + 1)):
         set_committed_value(instance, column, value)
