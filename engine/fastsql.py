@@ -108,6 +108,16 @@ def execute(session: Session, prepared: Prepared, values: dict[str, Any]) -> int
         return cursor.rowcount
 
 
+def execute_returning(session: Session, prepared: Prepared, values: dict[str, Any]) -> tuple[int, Any]:
+    """Run a statement with RETURNING; its row count and first row (None: no row)."""
+    conn = session.connection()
+    compiled = prepared.compiled(conn.dialect, values)
+    params = compiled.parameters(values)
+    with _translated(conn, compiled.sql, params) as cursor:
+        cursor.execute(compiled.sql, params)
+        return cursor.rowcount, cursor.fetchone()
+
+
 def execute_many(session: Session, prepared: Prepared, rows: Sequence[dict[str, Any]]) -> None:
     conn = session.connection()
     compiled = prepared.compiled(conn.dialect, rows[0])

@@ -142,7 +142,10 @@ def pending(workflow: BpmnWorkflow) -> Pending:
 
 @dataclass(frozen=True)
 class NewTask:
-    """An inbox row a step created (its id, for the caller to open the next task)."""
+    """An inbox row a step created (its id, for the caller to open the next task).
+
+    On PostgreSQL the id is a ``batch.Ref`` until the step's one statement has run.
+    """
 
     id: int
     task_guid: str
@@ -278,7 +281,10 @@ def apply_snapshot(
                     "site": site,
                 }
             )
-        if len(rows) == 1:  # nearly every step: the driver's cursor, not SQLAlchemy's execution
+        ids: list[Any]
+        if batch.active(session):  # PostgreSQL: in the step's one statement; ids known after it
+            ids = [batch.defer_insert(session, "task_insert", row) for row in rows]
+        elif len(rows) == 1:  # nearly every step: the driver's cursor, not SQLAlchemy's execution
             ids = [fastsql.returning_one(session, _ONE_TASK_INSERT, rows[0])[0]]
         else:
             ids = conn.execute(_TASK_INSERT, rows).scalars().all()
@@ -288,15 +294,20 @@ def apply_snapshot(
             for n in dict.fromkeys(ready.owner_names)
             if n in owner_ids
         ]
-        if owners:
-            fastsql.execute_many(session, _OWNER_INSERT, owners)
         more = [
             {"human_task_id": i, "role_key": r}
             for i, extra in zip(ids, extra_roles, strict=True)
             for r in extra
         ]
-        if more:
-            fastsql.execute_many(session, _ROLE_INSERT, more)
+        for kind, prepared, extra_rows in (
+            ("task_owner", _OWNER_INSERT, owners),
+            ("task_role", _ROLE_INSERT, more),
+        ):
+            if batch.active(session):  # they take the new rows' ids inside the same statement
+                for row in extra_rows:
+                    batch.defer(session, kind, row)
+            elif extra_rows:
+                fastsql.execute_many(session, prepared, extra_rows)
         created = [
             NewTask(
                 task_id,

@@ -10,7 +10,6 @@ import json
 import re
 from collections.abc import Iterator
 from typing import Any
-from uuid import UUID
 
 import orjson
 from lxml import etree
@@ -25,8 +24,11 @@ from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
+from SpiffWorkflow.task import Task
 
-HISTORY = "mutu_history"  # the same key as prune.HISTORY; spiff.py imports nothing of ours
+from .spiff_ids import CachedIdTaskConverter, task_id
+
+HISTORY = "mutu_history"  # the same key as prune.HISTORY; spiff.py imports no module of ours but spiff_ids
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DMN_NAMESPACES = {
@@ -145,8 +147,8 @@ class _StatelessSpecConverter(BpmnWorkflowConverter):
         if spec is None:
             return super().from_dict(dct)
         workflow = self.target_class(spec, subprocess_specs or {}, deserializing=True)
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], task_id, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(task_id(dct["root"]))
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
@@ -156,6 +158,7 @@ class _StatelessSpecConverter(BpmnWorkflowConverter):
 def _make_serializer(stateless: bool) -> BpmnWorkflowSerializer:
     config = dict(SPIFF_CONFIG)
     config[DeferredServiceTask] = ServiceTaskConverter
+    config[Task] = CachedIdTaskConverter
     if stateless:
         config[BpmnWorkflow] = _StatelessSpecConverter
     registry = BpmnWorkflowSerializer.configure(config)

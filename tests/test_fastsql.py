@@ -145,3 +145,53 @@ def test_a_connection_the_server_dropped_is_invalidated_and_the_pool_renewed() -
         eng.dispose()
         admin.dispose()
         drop_postgres(url)
+
+
+def test_a_completion_on_postgresql_writes_its_rows_in_one_statement_after_its_lock(
+    session: Session, engine, deployed, people, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new inbox rows, their owners and notifications ride in the instance's UPDATE, and
+    the ids the step hands back are those rows' ids."""
+    import psycopg
+
+    from engine.models import HumanTask, HumanTaskOwner
+    from engine.models_notify import NotificationEvent
+    from tests.helpers import open_tasks, task_by_bpmn
+
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite runs each write at once, in-process")
+    inst = engine.start(session, "review", people.qc).instance
+    raise_data = {
+        "description": "Wrong tariff",
+        "severity_hint": "major",
+        "site": "Bandung",
+        "agent_code": "1001",
+    }
+    engine.complete(session, task_by_bpmn(session, inst.id, "raise").id, people.qc, raise_data)
+    triage = task_by_bpmn(session, inst.id, "triage")
+    sent: list[str] = []
+    real_execute = psycopg.Cursor.execute
+
+    def counting(cursor, query, *args, **kwargs):  # type: ignore[no-untyped-def]
+        sent.append(str(query).lstrip().split(None, 1)[0].upper())
+        return real_execute(cursor, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counting)
+    result = engine.complete(session, triage.id, people.qmr, {"valid": True, "agent_named": "1002"})
+    monkeypatch.undo()
+    # lock, the named owner's account, then one statement (WITH ... UPDATE) for all the writes
+    assert sent == ["SELECT", "SELECT", "WITH"], sent
+    opened = {t.bpmn_id: t for t in open_tasks(session, inst.id)}
+    assert sorted(opened) == ["acknowledge", "contain"]
+    assert sorted(t.id for t in result.new_tasks) == sorted(t.id for t in opened.values())
+    assert {t.bpmn_id: t.id for t in result.new_tasks} == {k: t.id for k, t in opened.items()}
+    owners = session.execute(select(HumanTaskOwner.human_task_id, HumanTaskOwner.user_id)).all()
+    assert (opened["acknowledge"].id, people.agent2.id) in [tuple(o) for o in owners]
+    told = session.execute(
+        select(NotificationEvent.task_id, NotificationEvent.kind).where(
+            NotificationEvent.instance_id == inst.id
+        )
+    ).all()
+    assert (opened["acknowledge"].id, "assigned") in [tuple(t) for t in told]
+    assert (opened["contain"].id, "queued") in [tuple(t) for t in told]
+    assert session.get(HumanTask, triage.id).status == "completed"

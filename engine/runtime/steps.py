@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -205,6 +206,7 @@ class StepMixin:
             new_rows = self._write_step(session, step)
             _write_instance(session, instance)
             session.flush()
+        new_rows = [replace(r, id=r.id.value) if isinstance(r.id, batch.Ref) else r for r in new_rows]
         if self.hook:
             self.hook("written", {"instance_id": instance.id, "action": action})
         metrics.STEPS.labels(instance.process_key, "ok").inc()

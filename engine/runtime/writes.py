@@ -253,11 +253,18 @@ def _write_instance(session: Session, instance: ProcessInstance) -> None:
     expected = state.attrs.lock_version.loaded_value
     values = {c: getattr(instance, c) for c in _INSTANCE_COLUMNS}
     params = {**values, "row_id": instance.id, "expected_version": expected, "lock_version": expected + 1}
-    statement = _INSTANCE_WRITE
     queued = batch.take(session)
     if queued:  # PostgreSQL: the step's other writes ride along as CTEs, one round trip in all
-        statement, params = batch.combined(_INSTANCE_UPDATE, queued, params)
-    if fastsql.execute(session, statement, params) != 1:
+        statement, params, refs = batch.combined(_INSTANCE_UPDATE, queued, params)
+        if refs:  # new inbox rows: their ids come back with the instance's row count
+            count, returned = fastsql.execute_returning(session, statement, params)
+            for ref, value in zip(refs, returned or (), strict=False):
+                ref.value = value
+        else:
+            count = fastsql.execute(session, statement, params)
+    else:
+        count = fastsql.execute(session, _INSTANCE_WRITE, params)
+    if count != 1:
         raise StaleDataError(f"instance {instance.id} changed since it was read")
     for column, value in (*values.items(), ("lock_version", expected + 1)):
         set_committed_value(instance, column, value)
