@@ -25,22 +25,21 @@ _IDS: dict[str, UUID] = {}
 _TEXTS: dict[UUID, str] = {}
 
 
-def task_id(text: str) -> UUID:
-    found = _IDS.get(text)
+def _looked_up(table: dict[Any, Any], key: Any, make: Any) -> Any:
+    found = table.get(key)
     if found is None:
-        if len(_IDS) >= LIMIT:
-            _IDS.clear()
-        found = _IDS[text] = UUID(text)
+        if len(table) >= LIMIT:
+            table.clear()
+        found = table[key] = make(key)
     return found
+
+
+def task_id(text: str) -> UUID:
+    return _looked_up(_IDS, text, UUID)  # type: ignore[no-any-return]
 
 
 def id_text(value: UUID) -> str:
-    found = _TEXTS.get(value)
-    if found is None:
-        if len(_TEXTS) >= LIMIT:
-            _TEXTS.clear()
-        found = _TEXTS[value] = str(value)
-    return found
+    return _looked_up(_TEXTS, value, str)  # type: ignore[no-any-return]
 
 
 class CachedIdTaskConverter(TaskConverter):
