@@ -59,7 +59,7 @@ class Prepared:
 
     def compiled(self, dialect: Dialect, values: dict[str, Any]) -> _Compiled:
         inserting = self.column_keys is None and _is_insert(self.statement)
-        key = (dialect.name, tuple(values) if inserting else None)
+        key = (f"{dialect.name}+{dialect.driver}", tuple(values) if inserting else None)
         found = self._compiled.get(key)
         if found is None:
             found = self._compiled[key] = self._compile(dialect, key[1])
@@ -119,6 +119,8 @@ def execute_returning(session: Session, prepared: Prepared, values: dict[str, An
 
 
 def execute_many(session: Session, prepared: Prepared, rows: Sequence[dict[str, Any]]) -> None:
+    if not rows:
+        return
     conn = session.connection()
     compiled = prepared.compiled(conn.dialect, rows[0])
     params = [compiled.parameters(row) for row in rows]
