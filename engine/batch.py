@@ -93,6 +93,13 @@ class Ref:
         self.value: int | None = None
 
 
+# A step that opens hundreds of tasks at once (a multi-instance over a site's agents) would
+# make one statement of thousands of CTEs and parameters (PostgreSQL takes 65,535 at most):
+# past these sizes its rows are written at once instead, a statement each.
+MAX_QUEUED = 256
+MAX_FOLDED_INSERTS = 16
+
+
 def active(session: Session) -> bool:
     return QUEUE in session.info
 
@@ -100,13 +107,21 @@ def active(session: Session) -> bool:
 def defer(session: Session, kind: str, params: dict[str, Any]) -> bool:
     """Queue a write-only statement when a step is batching; False means: run it now.
 
-    A parameter may be a ``Ref``: the id of a row a queued INSERT creates.
+    A parameter may be a ``Ref``: the id of a row a queued INSERT creates; such a row is
+    always queued, since only the step's statement knows that id.
     """
     queue = session.info.get(QUEUE)
     if queue is None:
         return False
+    if len(queue) >= MAX_QUEUED and not any(isinstance(v, Ref) for v in params.values()):
+        return False
     queue.append((kind, params, None))
     return True
+
+
+def may_fold(session: Session, rows: int) -> bool:
+    """Whether a step's ``rows`` new rows may be written inside its statement (``defer_insert``)."""
+    return active(session) and rows <= MAX_FOLDED_INSERTS
 
 
 def defer_insert(session: Session, kind: str, params: dict[str, Any]) -> Ref:

@@ -282,7 +282,7 @@ def apply_snapshot(
                 }
             )
         ids: list[Any]
-        if batch.active(session):  # PostgreSQL: in the step's one statement; ids known after it
+        if batch.may_fold(session, len(rows)):  # PostgreSQL: in the step's statement; ids after it
             ids = [batch.defer_insert(session, "task_insert", row) for row in rows]
         elif len(rows) == 1:  # nearly every step: the driver's cursor, not SQLAlchemy's execution
             ids = [fastsql.returning_one(session, _ONE_TASK_INSERT, rows[0])[0]]
@@ -303,11 +303,9 @@ def apply_snapshot(
             ("task_owner", _OWNER_INSERT, owners),
             ("task_role", _ROLE_INSERT, more),
         ):
-            if batch.active(session):  # they take the new rows' ids inside the same statement
-                for row in extra_rows:
-                    batch.defer(session, kind, row)
-            elif extra_rows:
-                fastsql.execute_many(session, prepared, extra_rows)
+            unqueued = [row for row in extra_rows if not batch.defer(session, kind, row)]
+            if unqueued:  # not batching (SQLite), or a big step's rows past the queue's size
+                fastsql.execute_many(session, prepared, unqueued)
         created = [
             NewTask(
                 task_id,

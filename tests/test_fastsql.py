@@ -195,3 +195,41 @@ def test_a_completion_on_postgresql_writes_its_rows_in_one_statement_after_its_l
     assert (opened["acknowledge"].id, "assigned") in [tuple(t) for t in told]
     assert (opened["contain"].id, "queued") in [tuple(t) for t in told]
     assert session.get(HumanTask, triage.id).status == "completed"
+
+
+@pytest.mark.parametrize("limits", [(16, 256), (1, 2)], ids=["folded", "past-the-limits"])
+def test_a_big_step_writes_its_rows_at_once_past_the_statements_limits(
+    session: Session, engine, deployed, people, monkeypatch: pytest.MonkeyPatch, limits
+) -> None:
+    """Past the number of rows one statement should carry, rows are written at once: the
+    same inbox, owners, notifications and audit chain either way, on both databases."""
+    from engine import audit, batch
+    from engine.models import HumanTaskOwner
+    from engine.models_notify import NotificationEvent
+    from tests.helpers import open_tasks, task_by_bpmn
+
+    monkeypatch.setattr(batch, "MAX_FOLDED_INSERTS", limits[0])
+    monkeypatch.setattr(batch, "MAX_QUEUED", limits[1])
+    inst = engine.start(session, "review", people.qc).instance
+    raise_data = {
+        "description": "Wrong tariff",
+        "severity_hint": "major",
+        "site": "Bandung",
+        "agent_code": "1001",
+    }
+    engine.complete(session, task_by_bpmn(session, inst.id, "raise").id, people.qc, raise_data)
+    triage = task_by_bpmn(session, inst.id, "triage")
+    result = engine.complete(session, triage.id, people.qmr, {"valid": True, "agent_named": "1002"})
+    opened = {t.bpmn_id: t.id for t in open_tasks(session, inst.id)}
+    assert {t.bpmn_id: t.id for t in result.new_tasks} == opened
+    owners = [tuple(o) for o in session.execute(select(HumanTaskOwner.human_task_id, HumanTaskOwner.user_id))]
+    assert (opened["acknowledge"], people.agent2.id) in owners
+    told = session.execute(
+        select(NotificationEvent.task_id, NotificationEvent.kind).where(
+            NotificationEvent.instance_id == inst.id
+        )
+    ).all()
+    assert sorted(tuple(t) for t in told if t[0] in opened.values()) == sorted(
+        [(opened["acknowledge"], "assigned"), (opened["contain"], "queued")]
+    )
+    assert audit.verify(session, f"instance:{inst.id}") == []
