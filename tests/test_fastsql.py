@@ -147,6 +147,21 @@ def test_a_connection_the_server_dropped_is_invalidated_and_the_pool_renewed() -
         drop_postgres(url)
 
 
+def at_triage(session: Session, engine, people):  # type: ignore[no-untyped-def]
+    """A review case raised and waiting at triage, whose completion opens two tasks."""
+    from tests.helpers import task_by_bpmn
+
+    inst = engine.start(session, "review", people.qc).instance
+    raised = {
+        "description": "Wrong tariff",
+        "severity_hint": "major",
+        "site": "Bandung",
+        "agent_code": "1001",
+    }
+    engine.complete(session, task_by_bpmn(session, inst.id, "raise").id, people.qc, raised)
+    return inst, task_by_bpmn(session, inst.id, "triage")
+
+
 def test_a_completion_on_postgresql_writes_its_rows_in_one_statement_after_its_lock(
     session: Session, engine, deployed, people, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -156,19 +171,11 @@ def test_a_completion_on_postgresql_writes_its_rows_in_one_statement_after_its_l
 
     from engine.models import HumanTask, HumanTaskOwner
     from engine.models_notify import NotificationEvent
-    from tests.helpers import open_tasks, task_by_bpmn
+    from tests.helpers import open_tasks
 
     if session.get_bind().dialect.name != "postgresql":
         pytest.skip("SQLite runs each write at once, in-process")
-    inst = engine.start(session, "review", people.qc).instance
-    raise_data = {
-        "description": "Wrong tariff",
-        "severity_hint": "major",
-        "site": "Bandung",
-        "agent_code": "1001",
-    }
-    engine.complete(session, task_by_bpmn(session, inst.id, "raise").id, people.qc, raise_data)
-    triage = task_by_bpmn(session, inst.id, "triage")
+    inst, triage = at_triage(session, engine, people)
     sent: list[str] = []
     real_execute = psycopg.Cursor.execute
 
@@ -206,19 +213,11 @@ def test_a_big_step_writes_its_rows_at_once_past_the_statements_limits(
     from engine import audit, batch
     from engine.models import HumanTaskOwner
     from engine.models_notify import NotificationEvent
-    from tests.helpers import open_tasks, task_by_bpmn
+    from tests.helpers import open_tasks
 
     monkeypatch.setattr(batch, "MAX_FOLDED_INSERTS", limits[0])
     monkeypatch.setattr(batch, "MAX_QUEUED", limits[1])
-    inst = engine.start(session, "review", people.qc).instance
-    raise_data = {
-        "description": "Wrong tariff",
-        "severity_hint": "major",
-        "site": "Bandung",
-        "agent_code": "1001",
-    }
-    engine.complete(session, task_by_bpmn(session, inst.id, "raise").id, people.qc, raise_data)
-    triage = task_by_bpmn(session, inst.id, "triage")
+    inst, triage = at_triage(session, engine, people)
     result = engine.complete(session, triage.id, people.qmr, {"valid": True, "agent_named": "1002"})
     opened = {t.bpmn_id: t.id for t in open_tasks(session, inst.id)}
     assert {t.bpmn_id: t.id for t in result.new_tasks} == opened
