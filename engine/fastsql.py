@@ -43,13 +43,14 @@ class _Compiled:
 
 
 class Prepared:
-    """A constant statement and its compiled form for each dialect (and set of columns) it met."""
+    """A constant statement and its compiled form for each dialect it met (an INSERT: for each
+    set of columns it was given, as SQLAlchemy's ``insert(table)`` takes the values' keys)."""
 
-    __slots__ = ("statement", "column_keys", "_compiled")
+    __slots__ = ("statement", "_inserting", "_compiled")
 
-    def __init__(self, statement: ClauseElement, column_keys: Sequence[str] | None = None) -> None:
+    def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
-        self.column_keys = list(column_keys) if column_keys is not None else None
+        self._inserting = bool(getattr(statement, "is_insert", False))
         self._compiled: dict[tuple[str, tuple[str, ...] | None], _Compiled] = {}
 
     @classmethod
@@ -58,15 +59,14 @@ class Prepared:
         return cls(insert(table))
 
     def compiled(self, dialect: Dialect, values: dict[str, Any]) -> _Compiled:
-        inserting = self.column_keys is None and _is_insert(self.statement)
-        key = (f"{dialect.name}+{dialect.driver}", tuple(values) if inserting else None)
+        key = (f"{dialect.name}+{dialect.driver}", tuple(values) if self._inserting else None)
         found = self._compiled.get(key)
         if found is None:
             found = self._compiled[key] = self._compile(dialect, key[1])
         return found
 
     def _compile(self, dialect: Dialect, keys: tuple[str, ...] | None) -> _Compiled:
-        column_keys = self.column_keys if keys is None else list(keys)
+        column_keys = None if keys is None else list(keys)
         table = getattr(self.statement, "table", None)
         if isinstance(table, Table):
             # A Python-side default or onupdate is computed by SQLAlchemy's execution, which
@@ -94,28 +94,14 @@ class Prepared:
         )
 
 
-def _is_insert(statement: ClauseElement) -> bool:
-    return getattr(statement, "is_insert", False)
-
-
 def execute(session: Session, prepared: Prepared, values: dict[str, Any]) -> int:
     """Run a statement in the session's transaction; its row count."""
-    conn = session.connection()
-    compiled = prepared.compiled(conn.dialect, values)
-    params = compiled.parameters(values)
-    with _translated(conn, compiled.sql, params) as cursor:
-        cursor.execute(compiled.sql, params)
-        return cursor.rowcount
+    return _run(session, prepared, values, fetch=False)[0]
 
 
 def execute_returning(session: Session, prepared: Prepared, values: dict[str, Any]) -> tuple[int, Any]:
     """Run a statement with RETURNING; its row count and first row (None: no row)."""
-    conn = session.connection()
-    compiled = prepared.compiled(conn.dialect, values)
-    params = compiled.parameters(values)
-    with _translated(conn, compiled.sql, params) as cursor:
-        cursor.execute(compiled.sql, params)
-        return cursor.rowcount, cursor.fetchone()
+    return _run(session, prepared, values, fetch=True)
 
 
 def execute_many(session: Session, prepared: Prepared, rows: Sequence[dict[str, Any]]) -> None:
@@ -128,17 +114,16 @@ def execute_many(session: Session, prepared: Prepared, rows: Sequence[dict[str, 
         cursor.executemany(compiled.sql, params)
 
 
-def returning_one(session: Session, prepared: Prepared, values: dict[str, Any]) -> tuple[Any, ...]:
-    """Run a one-row statement with RETURNING; the returned row."""
+def _run(session: Session, prepared: Prepared, values: dict[str, Any], *, fetch: bool) -> tuple[int, Any]:
     conn = session.connection()
     compiled = prepared.compiled(conn.dialect, values)
     params = compiled.parameters(values)
     with _translated(conn, compiled.sql, params) as cursor:
         cursor.execute(compiled.sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        raise RuntimeError(f"no row returned by {compiled.sql[:60]}")
-    return tuple(row)
+        if not fetch:
+            return cursor.rowcount, None
+        rows = cursor.fetchall()  # all of them: SQLite counts a RETURNING's rows as they are read
+        return cursor.rowcount, rows[0] if rows else None
 
 
 class _translated:

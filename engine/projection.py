@@ -285,7 +285,7 @@ def apply_snapshot(
         if batch.may_fold(session, len(rows)):  # PostgreSQL: in the step's statement; ids after it
             ids = [batch.defer_insert(session, "task_insert", row) for row in rows]
         elif len(rows) == 1:  # nearly every step: the driver's cursor, not SQLAlchemy's execution
-            ids = [fastsql.returning_one(session, _ONE_TASK_INSERT, rows[0])[0]]
+            ids = [fastsql.execute_returning(session, _ONE_TASK_INSERT, rows[0])[1][0]]
         else:
             ids = conn.execute(_TASK_INSERT, rows).scalars().all()
         owners = [

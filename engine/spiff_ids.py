@@ -20,26 +20,31 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.util.deep_merge import DeepMerge
 
-LIMIT = 200_000  # ids kept (about 40 MB at most); past it the table starts again
+# Ids kept, each table: about 240 bytes an id with its text, so some 12 MB at most; enough for
+# the task trees of a few thousand busy cases. Past it a table starts again.
+LIMIT = 50_000
 _IDS: dict[str, UUID] = {}
 _TEXTS: dict[UUID, str] = {}
 
 
-def _looked_up(table: dict[Any, Any], key: Any, make: Any) -> Any:
-    found = table.get(key)
+def task_id(text: str) -> UUID:
+    found = _IDS.get(text)
     if found is None:
-        if len(table) >= LIMIT:
-            table.clear()
-        found = table[key] = make(key)
+        if len(_IDS) >= LIMIT:
+            _IDS.clear()
+        found = _IDS[text] = UUID(text)
+        if len(_TEXTS) < LIMIT:
+            _TEXTS[found] = text  # written back later as the same string, not a new one
     return found
 
 
-def task_id(text: str) -> UUID:
-    return _looked_up(_IDS, text, UUID)  # type: ignore[no-any-return]
-
-
 def id_text(value: UUID) -> str:
-    return _looked_up(_TEXTS, value, str)  # type: ignore[no-any-return]
+    found = _TEXTS.get(value)
+    if found is None:
+        if len(_TEXTS) >= LIMIT:
+            _TEXTS.clear()
+        found = _TEXTS[value] = str(value)
+    return found
 
 
 class CachedIdTaskConverter(TaskConverter):

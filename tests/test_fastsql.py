@@ -84,11 +84,11 @@ def test_an_update_with_a_value_bound_in_the_statement_counts_its_rows(session: 
     assert fastsql.execute(session, done, {"made": later, "from_id": 0, "at": later}) == 0
 
 
-def test_returning_one_gives_the_new_rows_key(session: Session) -> None:
+def test_returning_gives_the_new_rows_key(session: Session) -> None:
     prepared = fastsql.Prepared(insert(EVENTS).returning(EVENTS.c.id))
-    first = fastsql.returning_one(session, prepared, event(1))[0]
-    second = fastsql.returning_one(session, prepared, event(2))[0]
-    assert second > first
+    count, (first,) = fastsql.execute_returning(session, prepared, event(1))
+    second = fastsql.execute_returning(session, prepared, event(2))[1][0]
+    assert count == 1 and second > first
     assert session.get(AuditEvent, first).seq == 1
 
 
