@@ -15,12 +15,13 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import String, Table, any_, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Update
 
 from . import fastsql
-from .models import AuditEvent, CaseRecord, HumanTask, HumanTaskOwner, HumanTaskRole
+from .models import AuditEvent, CaseRecord, HumanTask, HumanTaskOwner, HumanTaskRole, Timer
 from .models_notify import NotificationEvent
 
 QUEUE = "mutu_write_queue"
@@ -67,6 +68,28 @@ def _case_update(i: int, _refs: dict[str, Any]) -> Any:
     )
 
 
+def _cancel(table: Table, waiting: str, stamped: bool) -> Callable[[int, dict[str, Any]], Any]:
+    """An instance's rows (inbox or timer) of some task guids that still wait, cancelled."""
+
+    def build(i: int, _refs: dict[str, Any]) -> Any:
+        # Named by position: two cancels in one statement must not share a bound value's name.
+        values: dict[str, Any] = {"status": bindparam(f"cancelled_{i}", "cancelled")}
+        if stamped:
+            values["completed_at"] = bindparam(f"at_{i}", type_=table.c.completed_at.type)
+        guids = bindparam(f"guids_{i}", type_=ARRAY(String))  # one parameter, however many
+        return (
+            update(table)
+            .where(
+                table.c.instance_id == bindparam(f"of_instance_{i}"),
+                table.c.task_guid == any_(guids),
+                table.c.status == bindparam(f"waiting_{i}", waiting),
+            )
+            .values(values)
+        )
+
+    return build
+
+
 # kind -> builder of that statement with its parameters suffixed by position; ``refs`` maps
 # the columns whose value is the id an earlier INSERT of the same statement returns.
 BUILDERS: dict[str, Callable[[int, dict[str, Any]], Any]] = {
@@ -78,6 +101,9 @@ BUILDERS: dict[str, Callable[[int, dict[str, Any]], Any]] = {
     "task_role": _columns_insert(HumanTaskRole.__table__),
     "task_done": _task_done,
     "case_update": _case_update,
+    "timer_insert": _columns_insert(Timer.__table__),
+    "tasks_cancel": _cancel(HumanTask.__table__, "open", stamped=True),
+    "timers_cancel": _cancel(Timer.__table__, "waiting", stamped=False),
 }
 _Shape = tuple[tuple[str, bool, tuple[tuple[str, int], ...]], ...]
 _COMBINED: dict[tuple[int, _Shape], fastsql.Prepared] = {}

@@ -241,7 +241,9 @@ def apply_snapshot(
             set_committed_value(completed, key, value)
         gone.discard(completed.task_guid)
     if gone:  # interrupted (boundary event) or cancelled with the instance
-        conn.execute(_TASKS_CANCEL, {"of_instance": instance.id, "guids": sorted(gone), "at": now})
+        cancel = {"of_instance": instance.id, "guids": sorted(gone), "at": now}
+        if not batch.defer(session, "tasks_cancel", cancel):
+            conn.execute(_TASKS_CANCEL, cancel)
         _expire_loaded(session, HumanTask, instance.id, gone)
     fresh = [r for guid, r in ready_now.items() if guid not in before.ready]
     created: list[NewTask] = []
@@ -347,8 +349,9 @@ def _write_timers(
         for guid, timer in timers_now.items()
         if guid not in before.timers
     ]
-    if added:
-        fastsql.execute_many(session, _TIMER_INSERT, added)
+    rest = [row for row in added if not batch.defer(session, "timer_insert", row)]
+    if rest:
+        fastsql.execute_many(session, _TIMER_INSERT, rest)
     for guid, timer in timers_now.items():
         if guid in before.timers and before.timers[guid] != timer.fire_at:  # a cycle moved on
             session.execute(
@@ -359,5 +362,7 @@ def _write_timers(
             )
     gone = set(before.timers) - timers_now.keys()
     if gone:  # the fired timer is already marked fired; the rest were cancelled with their task
-        session.connection().execute(_TIMERS_CANCEL, {"of_instance": instance.id, "guids": sorted(gone)})
+        cancel = {"of_instance": instance.id, "guids": sorted(gone)}
+        if not batch.defer(session, "timers_cancel", cancel):
+            session.connection().execute(_TIMERS_CANCEL, cancel)
         _expire_loaded(session, Timer, instance.id, gone)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from engine.db import session_scope
 from engine.deploy import SourceFile
-from engine.models import AuditEvent, ProcessInstance, Timer
+from engine.models import AuditEvent, HumanTask, ProcessInstance, Timer
 from engine.runtime import ProcessEngine
 from engine.scheduler import fire_due_timers
 from engine.timers import due_timer_ids
@@ -246,3 +246,50 @@ def test_a_timer_started_event_subprocess_runs_beside_the_work_across_reloads(se
         assert result.incident is None
         session.expire_all()
     assert session.get(ProcessInstance, inst.id).status == "completed"
+
+
+def test_on_postgresql_a_steps_timer_rows_ride_in_its_one_statement(
+    session, engine, deployed, people, clock, monkeypatch
+):
+    """Arming a boundary timer, cancelling it, and the inbox row its firing interrupts are
+    written inside the step's statement, not by statements of their own."""
+    import psycopg
+    import pytest
+
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite runs each write at once, in-process")
+    sent: list[str] = []
+    real_execute = psycopg.Cursor.execute
+
+    def counting(cursor, query, *args, **kwargs):  # type: ignore[no-untyped-def]
+        sent.append(str(query).lstrip().split(None, 1)[0].upper())
+        return real_execute(cursor, query, *args, **kwargs)
+
+    def sending(step):  # type: ignore[no-untyped-def]
+        sent.clear()
+        monkeypatch.setattr(psycopg.Cursor, "execute", counting)
+        try:
+            step()
+        finally:
+            monkeypatch.undo()
+        return list(sent)
+
+    first, second = run_to_act(session, engine, people), run_to_act(session, engine, people)
+    assert len(waiting_timers(session, first)) == 1  # armed by acknowledge's statement
+    act = task_by_bpmn(session, first.id, "act")
+    assert sending(lambda: engine.complete(session, act.id, people.tl, {})) == ["SELECT", "WITH"]
+    assert waiting_timers(session, first) == []
+    assert session.execute(select(Timer.status).where(Timer.instance_id == first.id)).scalar_one() == (
+        "cancelled"
+    )
+    [timer] = waiting_timers(session, second)
+    clock.advance(timedelta(days=3, seconds=1))
+    fired = sending(lambda: engine.fire_timer(session, timer.id))
+    assert fired.count("WITH") == 1 and fired.count("UPDATE") == 1, fired  # the claim, then the step
+    assert [t.bpmn_id for t in open_tasks(session, second.id)] == ["escalate"]
+    act_rows = select(HumanTask.status).where(HumanTask.instance_id == second.id, HumanTask.bpmn_id == "act")
+    assert session.execute(act_rows).scalar_one() == "cancelled"
+    session.refresh(timer)
+    assert timer.status == "fired"
+    assert_inbox_matches(session, engine, second)
+    assert_inbox_matches(session, engine, first)
