@@ -192,7 +192,8 @@ _TIMER_INSERT = fastsql.Prepared.insert(Timer.__table__)
 
 
 def _expire_loaded(session: Session, model: type, instance_id: int, guids: set[str]) -> None:
-    """Expire loaded rows of ``model`` for these task guids: a plain UPDATE just changed them."""
+    """Expire loaded rows of ``model`` for these task guids: a plain UPDATE just changed them,
+    or (PostgreSQL) the step's statement will; nothing in the step reads them in between."""
     for obj in list(session.identity_map.values()):
         if isinstance(obj, model) and obj.instance_id == instance_id and obj.task_guid in guids:
             session.expire(obj)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from SpiffWorkflow import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.models import HumanTask, ProcessInstance
 from engine.runtime import ProcessEngine
+
+T = TypeVar("T")
 
 
 def open_tasks(session: Session, instance_id: int) -> list[HumanTask]:
@@ -45,3 +50,23 @@ NC_REPORT = {
     "agent_code": "1001",
     "description": "Agen memberi informasi tarif yang salah kepada pelanggan",
 }
+
+
+def statements_sent(step: Callable[[], T]) -> tuple[T, list[str]]:
+    """What ``step`` returns, and the first word of each statement it sent through psycopg's
+    cursor (PostgreSQL): how many round trips a step costs, counted where they leave."""
+    import psycopg
+
+    sent: list[str] = []
+    real_execute = psycopg.Cursor.execute
+
+    def counting(cursor, query, *args, **kwargs):  # type: ignore[no-untyped-def]
+        sent.append(str(query).lstrip().split(None, 1)[0].upper())
+        return real_execute(cursor, query, *args, **kwargs)
+
+    psycopg.Cursor.execute = counting  # type: ignore[method-assign]
+    try:
+        result = step()
+    finally:
+        psycopg.Cursor.execute = real_execute  # type: ignore[method-assign]
+    return result, sent

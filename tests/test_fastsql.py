@@ -163,29 +163,20 @@ def at_triage(session: Session, engine, people):  # type: ignore[no-untyped-def]
 
 
 def test_a_completion_on_postgresql_writes_its_rows_in_one_statement_after_its_lock(
-    session: Session, engine, deployed, people, monkeypatch: pytest.MonkeyPatch
+    session: Session, engine, deployed, people
 ) -> None:
     """The new inbox rows, their owners and notifications ride in the instance's UPDATE, and
     the ids the step hands back are those rows' ids."""
-    import psycopg
-
     from engine.models import HumanTask, HumanTaskOwner
     from engine.models_notify import NotificationEvent
-    from tests.helpers import open_tasks
+    from tests.helpers import open_tasks, statements_sent
 
     if session.get_bind().dialect.name != "postgresql":
         pytest.skip("SQLite runs each write at once, in-process")
     inst, triage = at_triage(session, engine, people)
-    sent: list[str] = []
-    real_execute = psycopg.Cursor.execute
-
-    def counting(cursor, query, *args, **kwargs):  # type: ignore[no-untyped-def]
-        sent.append(str(query).lstrip().split(None, 1)[0].upper())
-        return real_execute(cursor, query, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.Cursor, "execute", counting)
-    result = engine.complete(session, triage.id, people.qmr, {"valid": True, "agent_named": "1002"})
-    monkeypatch.undo()
+    result, sent = statements_sent(
+        lambda: engine.complete(session, triage.id, people.qmr, {"valid": True, "agent_named": "1002"})
+    )
     # lock, the named owner's account, then one statement (WITH ... UPDATE) for all the writes
     assert sent == ["SELECT", "SELECT", "WITH"], sent
     opened = {t.bpmn_id: t for t in open_tasks(session, inst.id)}

@@ -13,7 +13,7 @@ from engine.runtime import ProcessEngine
 from engine.scheduler import fire_due_timers
 from engine.timers import due_timer_ids
 from tests.conftest import DATA, make_people, review_files
-from tests.helpers import assert_inbox_matches, open_tasks, task_by_bpmn
+from tests.helpers import assert_inbox_matches, open_tasks, statements_sent, task_by_bpmn
 
 RAISE = {"description": "Wrong tariff given", "severity_hint": "minor", "site": "Bandung"}
 
@@ -248,43 +248,25 @@ def test_a_timer_started_event_subprocess_runs_beside_the_work_across_reloads(se
     assert session.get(ProcessInstance, inst.id).status == "completed"
 
 
-def test_on_postgresql_a_steps_timer_rows_ride_in_its_one_statement(
-    session, engine, deployed, people, clock, monkeypatch
-):
+def test_on_postgresql_a_steps_timer_rows_ride_in_its_one_statement(session, engine, deployed, people, clock):
     """Arming a boundary timer, cancelling it, and the inbox row its firing interrupts are
     written inside the step's statement, not by statements of their own."""
-    import psycopg
     import pytest
 
     if session.get_bind().dialect.name != "postgresql":
         pytest.skip("SQLite runs each write at once, in-process")
-    sent: list[str] = []
-    real_execute = psycopg.Cursor.execute
-
-    def counting(cursor, query, *args, **kwargs):  # type: ignore[no-untyped-def]
-        sent.append(str(query).lstrip().split(None, 1)[0].upper())
-        return real_execute(cursor, query, *args, **kwargs)
-
-    def sending(step):  # type: ignore[no-untyped-def]
-        sent.clear()
-        monkeypatch.setattr(psycopg.Cursor, "execute", counting)
-        try:
-            step()
-        finally:
-            monkeypatch.undo()
-        return list(sent)
-
     first, second = run_to_act(session, engine, people), run_to_act(session, engine, people)
     assert len(waiting_timers(session, first)) == 1  # armed by acknowledge's statement
     act = task_by_bpmn(session, first.id, "act")
-    assert sending(lambda: engine.complete(session, act.id, people.tl, {})) == ["SELECT", "WITH"]
+    assert statements_sent(lambda: engine.complete(session, act.id, people.tl, {}))[1] == ["SELECT", "WITH"]
     assert waiting_timers(session, first) == []
     assert session.execute(select(Timer.status).where(Timer.instance_id == first.id)).scalar_one() == (
         "cancelled"
     )
     [timer] = waiting_timers(session, second)
     clock.advance(timedelta(days=3, seconds=1))
-    fired = sending(lambda: engine.fire_timer(session, timer.id))
+    fired_now, fired = statements_sent(lambda: engine.fire_timer(session, timer.id))
+    assert fired_now is True
     assert fired.count("WITH") == 1 and fired.count("UPDATE") == 1, fired  # the claim, then the step
     assert [t.bpmn_id for t in open_tasks(session, second.id)] == ["escalate"]
     act_rows = select(HumanTask.status).where(HumanTask.instance_id == second.id, HumanTask.bpmn_id == "act")
