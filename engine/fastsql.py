@@ -33,6 +33,7 @@ class _Compiled:
     keys: tuple[str, ...] | None  # the SQL's names for them where it is not (None: positional)
     processors: tuple[Callable[[Any], Any] | None, ...]
     fixed: tuple[Any, ...]  # a value bound in the statement itself, or _MISSING: the caller's
+    results: tuple[Callable[[Any], Any] | None, ...] = ()  # a SELECT's column processors
 
     def parameters(self, values: dict[str, Any]) -> Any:
         out = []
@@ -85,12 +86,16 @@ class Prepared:
         if any(bind.expanding for bind in binds):
             raise ValueError("an expanding (IN) parameter changes the SQL with each call")
         escaped = getattr(compiled, "escaped_bind_names", None) or {}
+        selected = getattr(self.statement, "selected_columns", None) if not self._inserting else None
         return _Compiled(
             sql=compiled.string,
             names=names,
             keys=None if positional else tuple(escaped.get(n, n) for n in names),
             processors=tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds),
             fixed=tuple(_MISSING if b.required or b.callable else b.value for b in binds),
+            results=tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in selected)
+            if selected is not None and getattr(self.statement, "is_select", False)
+            else (),
         )
 
 
@@ -102,6 +107,23 @@ def execute(session: Session, prepared: Prepared, values: dict[str, Any]) -> int
 def execute_returning(session: Session, prepared: Prepared, values: dict[str, Any]) -> tuple[int, Any]:
     """Run a statement with RETURNING; its row count and first row (None: no row)."""
     return _run(session, prepared, values, fetch=True)
+
+
+def fetch_first(session: Session, prepared: Prepared, values: dict[str, Any]) -> tuple[Any, ...] | None:
+    """A SELECT's first row, its values processed as SQLAlchemy's result would (None: no row).
+
+    As the ORM's query would, it first flushes what the session holds unwritten."""
+    if session.autoflush:
+        session.flush()
+    conn = session.connection()
+    compiled = prepared.compiled(conn.dialect, values)
+    params = compiled.parameters(values)
+    with _translated(conn, compiled.sql, params) as cursor:
+        cursor.execute(compiled.sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return tuple(v if p is None else p(v) for v, p in zip(row, compiled.results, strict=True))
 
 
 def execute_many(session: Session, prepared: Prepared, rows: Sequence[dict[str, Any]]) -> None:

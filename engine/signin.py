@@ -15,7 +15,7 @@ from sqlalchemy import and_, bindparam, case, delete, exists, or_, select, updat
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from . import audit, metrics
+from . import audit, fastload, fastsql, metrics
 from .errors import MutuError
 from .idempotency import Answer, IdempotencyKey
 from .identity import check_password
@@ -230,33 +230,40 @@ def issue_token(session: Session, user: User, now: datetime, lifetime: timedelta
     return token, expires
 
 
-# Built once: an API request runs this first, and building it per call cost more than running it.
+# Built once and run on the driver (``fastload``): an API request runs this first, and the
+# ORM's loading of its user cost it more than the database took to answer.
+_USERS = User.__table__
 _TOKEN_USER = (
     select(
-        User,
+        *_USERS.c,
         exists()
         .where(
-            ConfidentialityAcceptance.user_id == User.id,
+            ConfidentialityAcceptance.user_id == _USERS.c.id,
             ConfidentialityAcceptance.text_version == bindparam("version"),
         )
         .label("accepted"),
     )
-    .join(ApiToken, ApiToken.user_id == User.id)
+    .join(ApiToken, ApiToken.user_id == _USERS.c.id)
     .where(
         ApiToken.token_sha256 == bindparam("token_hash"),
         ApiToken.expires_at > bindparam("now", type_=UTCDateTime()),
         ApiToken.revoked.is_(False),
-        User.active.is_(True),
+        _USERS.c.active.is_(True),
     )
 )
+_TOKEN_USER_ROW = fastsql.Prepared(_TOKEN_USER)
 
 
 # With an Idempotency-Key the same query brings the answer stored under it, so a keyed start
 # or completion asks the database nothing more before its step (on PostgreSQL, a round trip).
 _KEYS = IdempotencyKey.__table__
-_TOKEN_USER_ANSWER = _TOKEN_USER.add_columns(_KEYS.c.request, _KEYS.c.status, _KEYS.c.body).outerjoin(
-    _KEYS, and_(_KEYS.c.user_id == User.id, _KEYS.c.key == bindparam("key"))
+_TOKEN_USER_ANSWER = fastsql.Prepared(
+    _TOKEN_USER.add_columns(_KEYS.c.request, _KEYS.c.status, _KEYS.c.body).outerjoin(
+        _KEYS, and_(_KEYS.c.user_id == _USERS.c.id, _KEYS.c.key == bindparam("key"))
+    )
 )
+_USER = fastload.entities((User, list(_USERS.c)))[0]
+_ACCEPTED = _USER.stop
 
 
 def user_for_token(
@@ -267,11 +274,18 @@ def user_for_token(
     params: dict[str, object] = {"token_hash": _token_hash(token), "now": now, "version": statement_version}
     if key is not None:
         params["key"] = key
-    row = session.execute(_TOKEN_USER if key is None else _TOKEN_USER_ANSWER, params).unique().first()
+    row = fastsql.fetch_first(session, _TOKEN_USER_ROW if key is None else _TOKEN_USER_ANSWER, params)
     if row is None:
         return None, False, None
-    answer = Answer(row[2], row[3], row[4]) if key is not None and row[2] is not None else None
-    return row[0], bool(row[1]), answer
+    user = _USER.held(session, row)
+    if user is None:  # as the ORM's query: an object the session holds is the one returned
+        user = _USER.build(row)
+        session.add(user)
+    at = _ACCEPTED
+    answer = (
+        Answer(row[at + 1], row[at + 2], row[at + 3]) if key is not None and row[at + 1] is not None else None
+    )
+    return user, bool(row[at]), answer
 
 
 def revoke_token(session: Session, token: str) -> None:

@@ -33,10 +33,9 @@ from ..projection import (
 )
 from ..prune import history
 from ..spiff import load_state
+from .locks import lock_instance, lock_task
 from .types import (
     _ENGINE_ERRORS,
-    _LOCK_INSTANCE,
-    _LOCK_TASK,
     StepResult,
     _Step,
 )
@@ -50,7 +49,7 @@ class StepMixin:
 
     def _lock(self, session: Session, instance_id: int) -> ProcessInstance:
         try:
-            instance = session.execute(_LOCK_INSTANCE, {"instance_id": instance_id}).scalar_one_or_none()
+            instance = lock_instance(session, instance_id)
         except OperationalError as exc:
             raise Conflict(f"instance {instance_id} is busy; try again ({exc.orig})") from None
         if instance is None:
@@ -62,7 +61,7 @@ class StepMixin:
     def _lock_task(self, session: Session, task_id: int) -> tuple[HumanTask, ProcessInstance]:
         """Lock a task and its instance in one statement; the loser of a race waits here."""
         try:
-            found = session.execute(_LOCK_TASK, {"task_id": task_id}).first()
+            found = lock_task(session, task_id)
         except OperationalError as exc:
             raise Conflict(f"task {task_id} is busy; try again ({exc.orig})") from None
         if found is None:

@@ -10,7 +10,6 @@ from typing import Any
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import joinedload
 
 from ..errors import MutuError, ScriptError
 from ..models import (
@@ -64,27 +63,6 @@ _IN_EFFECT = (
     )
     .order_by(ProcessVersion.version.desc())
     .limit(1)
-)
-# A step needs of its version only what keys the engine's caches of specs, glue and forms
-# (versions never change); the rest of the row, its JSON among it, cost a PostgreSQL lock
-# about 0.1 ms to load. Anything else read from it later loads then.
-_VERSION_KEY = joinedload(ProcessInstance.process_version).load_only(
-    ProcessVersion.id, ProcessVersion.process_key, ProcessVersion.version, ProcessVersion.content_hash
-)
-_LOCK_INSTANCE = (
-    select(ProcessInstance)
-    .where(ProcessInstance.id == bindparam("instance_id"))
-    .with_for_update(of=ProcessInstance)
-    .options(_VERSION_KEY)
-    .execution_options(populate_existing=True)
-)
-_LOCK_TASK = (
-    select(ProcessInstance, HumanTask)
-    .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
-    .where(HumanTask.id == bindparam("task_id"))
-    .with_for_update(of=(ProcessInstance, HumanTask))
-    .options(_VERSION_KEY)
-    .execution_options(populate_existing=True)
 )
 
 
