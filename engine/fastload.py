@@ -13,13 +13,11 @@ and, where the caller asks, refreshed from the row as ``populate_existing`` woul
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Column, inspect
 from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
-
-T = TypeVar("T")
 
 
 class Entity:
