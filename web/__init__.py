@@ -178,10 +178,11 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         response.headers.pop("Server", None)
         if "request_id" in g:
             response.headers["X-Request-Id"] = g.request_id
-            found = logs.context.get() or {}
-            if current_user and current_user.is_authenticated:
-                logs.context.set({**found, "user": current_user.username})
-            if request.endpoint not in ("static", "healthz", "alive", "metrics"):
+            quiet = request.endpoint in ("static", "healthz", "alive", "metrics")
+            if not quiet and access.isEnabledFor(logging.INFO):  # else: nothing to write
+                found = logs.context.get() or {}
+                if current_user and current_user.is_authenticated:
+                    logs.context.set({**found, "user": current_user.username})
                 access.info(
                     "%s %s %s",
                     request.method,

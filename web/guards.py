@@ -95,13 +95,19 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
+_FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
+
+
 def refuse_nul() -> None:
     """No query, form field or file name may carry a NUL: PostgreSQL text cannot store one."""
-    for values in (request.args, request.form):
+    # Werkzeug parses a form or files from these two types only; for any other (the API's
+    # JSON) both are empty, and merely asking for them cost each API request 1.5 %.
+    parsed = request.mimetype in _FORM_TYPES
+    for values in (request.args, request.form) if parsed else (request.args,):
         for key, value in values.items(multi=True):
             if "\x00" in key or "\x00" in value:
                 raise BadRequest("a NUL character is not allowed in a request")
-    for key, upload in request.files.items(multi=True):
+    for key, upload in request.files.items(multi=True) if parsed else ():
         if "\x00" in key or "\x00" in (upload.filename or ""):
             raise BadRequest("a NUL character is not allowed in a file name")
     if "\x00" in request.path:
