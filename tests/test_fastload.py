@@ -93,3 +93,14 @@ def test_the_lock_refreshes_what_the_session_holds_from_the_stored_row(
     assert not session.dirty
     again = lock_instance(session, inst.id)
     assert again is inst and inst.process_version.id == inst.process_version_id
+
+
+def test_a_held_case_whose_version_the_session_let_go_gets_one_it_can_load(
+    session, engine, deployed, people
+) -> None:
+    inst = engine.start(session, "review", people.qc).instance
+    session.commit()
+    session.expunge(inst.process_version)  # the case stays held, its version does not
+    again = lock_instance(session, inst.id)
+    assert again is inst and inspect(inst.process_version).persistent
+    assert inst.process_version.name  # a column the lock did not read, loaded through the session

@@ -42,8 +42,14 @@ _INSTANCE, _VERSION, _TASK = fastload.entities(
 
 
 def _instance(session: Session, row: tuple[Any, ...]) -> ProcessInstance:
-    version = _VERSION.held(session, row) or _VERSION.build(row)  # immutable: no refresh
-    return _INSTANCE.load(session, row, process_version=version)  # adds the version with it
+    version = _VERSION.held(session, row)  # versions never change: a held one needs no refresh
+    if version is None:
+        # Added here, not through the instance's cascade: a held instance is refreshed with
+        # set_committed_value, which cascades nothing, and a version outside the session
+        # could not load the columns the lock did not read.
+        version = _VERSION.build(row)
+        session.add(version)
+    return _INSTANCE.load(session, row, process_version=version)
 
 
 def lock_instance(session: Session, instance_id: int) -> ProcessInstance | None:
