@@ -277,10 +277,7 @@ def user_for_token(
     row = fastsql.fetch_first(session, _TOKEN_USER_ROW if key is None else _TOKEN_USER_ANSWER, params)
     if row is None:
         return None, False, None
-    user = _USER.held(session, row)
-    if user is None:  # as the ORM's query: an object the session holds is the one returned
-        user = _USER.build(row)
-        session.add(user)
+    user = _USER.held_or_added(session, row)
     at = _ACCEPTED
     answer = (
         Answer(row[at + 1], row[at + 2], row[at + 3]) if key is not None and row[at + 1] is not None else None

@@ -20,7 +20,8 @@ from ..models import HumanTask, ProcessInstance, ProcessVersion
 _INSTANCES = ProcessInstance.__table__
 _TASKS = HumanTask.__table__
 _VERSIONS = ProcessVersion.__table__
-# What keys the engine's caches of specs, glue and forms: the same columns as _VERSION_KEY.
+# Of the version, only what keys the engine's caches of specs, glue and forms (versions never
+# change); the rest of its row, JSON among it, loads if something reads it.
 _VERSION_COLUMNS = [_VERSIONS.c.id, _VERSIONS.c.process_key, _VERSIONS.c.version, _VERSIONS.c.content_hash]
 _WITH_VERSION = _INSTANCES.join(_VERSIONS, _VERSIONS.c.id == _INSTANCES.c.process_version_id)
 
@@ -42,13 +43,11 @@ _INSTANCE, _VERSION, _TASK = fastload.entities(
 
 
 def _instance(session: Session, row: tuple[Any, ...]) -> ProcessInstance:
-    version = _VERSION.held(session, row)  # versions never change: a held one needs no refresh
-    if version is None:
-        # Added here, not through the instance's cascade: a held instance is refreshed with
-        # set_committed_value, which cascades nothing, and a version outside the session
-        # could not load the columns the lock did not read.
-        version = _VERSION.build(row)
-        session.add(version)
+    # Versions never change: a held one needs no refresh. A built one is added here, not
+    # through the instance's cascade: a held instance is refreshed with set_committed_value,
+    # which cascades nothing, and a version outside the session could not load the columns
+    # the lock did not read.
+    version = _VERSION.held_or_added(session, row)
     return _INSTANCE.load(session, row, process_version=version)
 
 
